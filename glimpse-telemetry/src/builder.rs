@@ -1,0 +1,552 @@
+//! [`Builder`]: the environment's configuration, overridden in code where needed, and `init`,
+//! which starts every part and installs the global subscriber.
+//!
+//! Precedence, highest first: a builder call (`.service_name(..)`), the environment
+//! (`OTEL_SERVICE_NAME`), the package defaults of [`init!`](crate::init!) (`.package(..)`),
+//! the built-in defaults.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tracing_subscriber::layer::SubscriberExt as _;
+
+use crate::config::{Config, Environment, LogFormat, Protocol, Sampler};
+use crate::guard::TelemetryGuard;
+use crate::logs::writer::LogSink;
+use crate::redact::Redactor;
+use crate::resource::ServiceIdentity;
+use crate::subscriber::{BoxedLayer, TelemetryFilter, directives};
+use crate::{Error, metrics, propagation};
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+type ExporterFactory = Box<dyn FnOnce() -> Box<dyn DynExporter> + Send>;
+
+/// A span exporter behind a box (for [`Builder::span_exporter`]).
+pub(crate) trait DynExporter: Send + Sync + std::fmt::Debug {
+    fn export_boxed(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> futures_like::BoxFuture;
+    fn shutdown_boxed(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult;
+}
+
+mod futures_like {
+    pub(crate) type BoxFuture = std::pin::Pin<
+        Box<dyn std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send>,
+    >;
+}
+
+impl<E: opentelemetry_sdk::trace::SpanExporter + 'static> DynExporter for std::sync::Arc<E> {
+    fn export_boxed(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> futures_like::BoxFuture {
+        let this = self.clone();
+        Box::pin(async move { this.export(batch).await })
+    }
+    fn shutdown_boxed(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.shutdown_with_timeout(timeout)
+    }
+}
+
+#[derive(Debug)]
+struct BoxedExporter(Box<dyn DynExporter>);
+
+impl opentelemetry_sdk::trace::SpanExporter for BoxedExporter {
+    fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> impl std::future::Future<Output = opentelemetry_sdk::error::OTelSdkResult> + Send {
+        self.0.export_boxed(batch)
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        self.0.shutdown_boxed(timeout)
+    }
+}
+
+/// Configures and starts telemetry. Get one with [`builder()`](crate::builder).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use glimpse_telemetry::{Environment, Sampler};
+///
+/// let _telemetry = glimpse_telemetry::builder()
+///     .package("billing", "2.4.1")
+///     .environment(Environment::Staging)
+///     .sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatio(0.1))))
+///     .shutdown_timeout(Duration::from_secs(2))
+///     .init()?;
+/// # Ok::<(), glimpse_telemetry::Error>(())
+/// ```
+#[must_use = "nothing starts until .init() is called"]
+#[derive(Default)]
+pub struct Builder {
+    config: Option<Config>,
+    package: Option<(String, String)>,
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<Environment>,
+    log_format: Option<LogFormat>,
+    log_filter: Option<String>,
+    log_writer: Option<Box<dyn Write + Send>>,
+    redact_keys: Vec<String>,
+    sampler: Option<Sampler>,
+    endpoint: Option<String>,
+    protocol: Option<Protocol>,
+    disable_traces: bool,
+    exporter: Option<ExporterFactory>,
+    sentry_dsn: Option<String>,
+    #[cfg(feature = "sentry")]
+    sentry_transport: Option<std::sync::Arc<dyn sentry::TransportFactory>>,
+    metrics_addr: Option<SocketAddr>,
+    max_series: Option<usize>,
+    shutdown_timeout: Option<Duration>,
+    layers: Vec<BoxedLayer>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("service_name", &self.service_name)
+            .field("package", &self.package)
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Builder {
+    /// Starts from this configuration instead of reading the environment.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The calling package's name and version, used when the environment names no service
+    /// (`init!()` passes `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`).
+    pub fn package(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.package = Some((name.into(), version.into()));
+        self
+    }
+
+    /// The service name, overriding `OTEL_SERVICE_NAME`.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The service version, overriding `service.version` from the environment.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// The deployment environment, overriding `GLIMPSE_ENV`.
+    pub fn environment(mut self, env: Environment) -> Self {
+        self.environment = Some(env);
+        self
+    }
+
+    /// The log line format, overriding `GLIMPSE_LOG_FORMAT`.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = Some(format);
+        self
+    }
+
+    /// The log filter, overriding `RUST_LOG` (validated by `init`).
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Self {
+        self.log_filter = Some(directives.into());
+        self
+    }
+
+    /// Where JSON log lines go instead of stdout (a file, or `std::io::sink()` in benchmarks).
+    /// Lines are still written off the request path.
+    pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.log_writer = Some(Box::new(writer));
+        self
+    }
+
+    /// More key fragments whose values are redacted, added to `GLIMPSE_LOG_REDACT`'s.
+    pub fn redact_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
+        self.redact_keys.extend(keys.into_iter().map(Into::into));
+        self
+    }
+
+    /// The trace sampler, overriding `OTEL_TRACES_SAMPLER`.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// The OTLP endpoint for traces, overriding the `OTEL_EXPORTER_OTLP_*ENDPOINT` variables
+    /// (used as given, like the signal-specific variable).
+    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// The OTLP protocol, overriding `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = Some(protocol);
+        self
+    }
+
+    /// No spans are recorded or exported (as `OTEL_SDK_DISABLED=true`).
+    pub fn disable_traces(mut self) -> Self {
+        self.disable_traces = true;
+        self
+    }
+
+    /// Exports spans with this exporter instead of OTLP (tests, benchmarks, other backends).
+    /// Batching, redaction and drop accounting still apply.
+    pub fn span_exporter<E: opentelemetry_sdk::trace::SpanExporter + 'static>(
+        mut self,
+        exporter: E,
+    ) -> Self {
+        self.exporter = Some(Box::new(move || {
+            Box::new(std::sync::Arc::new(exporter)) as Box<dyn DynExporter>
+        }));
+        self
+    }
+
+    /// The GlitchTip DSN, overriding `SENTRY_DSN`.
+    pub fn sentry_dsn(mut self, dsn: impl Into<String>) -> Self {
+        self.sentry_dsn = Some(dsn.into());
+        self
+    }
+
+    /// Sends GlitchTip events through this transport (tests capture events this way).
+    #[cfg(feature = "sentry")]
+    pub fn sentry_transport(
+        mut self,
+        transport: std::sync::Arc<dyn sentry::TransportFactory>,
+    ) -> Self {
+        self.sentry_transport = Some(transport);
+        self
+    }
+
+    /// Serves `GET /metrics` on this address, overriding `GLIMPSE_METRICS_ADDR`.
+    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
+        self.metrics_addr = Some(addr);
+        self
+    }
+
+    /// The default series limit per metric family, overriding `GLIMPSE_METRICS_MAX_SERIES`.
+    pub fn max_series(mut self, n: usize) -> Self {
+        self.max_series = Some(n);
+        self
+    }
+
+    /// How long shutdown may take, overriding `GLIMPSE_SHUTDOWN_TIMEOUT_MS` (default 5 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// Adds a `tracing` layer to the SDK's subscriber (adapters use this). Give it its own
+    /// filter with `.with_filter(..)` unless it should see every span and event.
+    ///
+    /// ```no_run
+    /// use tracing_subscriber::{Layer as _, filter::LevelFilter};
+    /// # use tracing_subscriber::Layer;
+    /// # struct MyLayer;
+    /// # impl<S: tracing::Subscriber> Layer<S> for MyLayer {}
+    /// let _telemetry = glimpse_telemetry::builder()
+    ///     .with_layer(MyLayer.with_filter(LevelFilter::WARN))
+    ///     .init()?;
+    /// # Ok::<(), glimpse_telemetry::Error>(())
+    /// ```
+    pub fn with_layer<L>(mut self, layer: L) -> Self
+    where
+        L: tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    {
+        self.layers.push(layer.boxed());
+        self
+    }
+
+    /// The configuration `init` would use: the environment (or [`Builder::config`]) with this
+    /// builder's overrides applied.
+    ///
+    /// # Errors
+    /// As [`Config::from_env`].
+    pub fn resolved_config(&self) -> Result<Config, Error> {
+        let mut c = match &self.config {
+            Some(c) => c.clone(),
+            None => Config::from_env()?,
+        };
+        if let Some(v) = &self.service_name {
+            c.service_name = Some(v.clone());
+        }
+        if let Some(v) = &self.service_version {
+            c.service_version = Some(v.clone());
+        }
+        if let Some(v) = self.environment {
+            c.environment = v;
+        }
+        if let Some(v) = self.log_format {
+            c.log_format = v;
+        }
+        if let Some(v) = &self.log_filter {
+            c.log_filter = v.clone();
+        }
+        c.redact_keys.extend(self.redact_keys.iter().cloned());
+        if let Some(v) = &self.sampler {
+            c.sampler = v.clone();
+        }
+        if let Some(v) = &self.endpoint {
+            c.endpoint = Some(v.clone());
+            c.endpoint_is_signal_specific = true;
+        }
+        if let Some(v) = &self.protocol {
+            c.protocol = v.clone();
+        }
+        if self.disable_traces {
+            c.sdk_disabled = true;
+        }
+        if let Some(v) = &self.sentry_dsn {
+            c.sentry_dsn = Some(v.clone());
+        }
+        if let Some(v) = self.metrics_addr {
+            c.metrics_addr = Some(v);
+        }
+        if let Some(v) = self.max_series {
+            c.max_series = v.max(1);
+        }
+        if let Some(v) = self.shutdown_timeout {
+            c.shutdown_timeout = v;
+        }
+        Ok(c)
+    }
+
+    /// Starts everything and installs the global `tracing` subscriber.
+    ///
+    /// # Errors
+    /// See [`init`](crate::init).
+    pub fn init(self) -> Result<TelemetryGuard, Error> {
+        if INITIALIZED.swap(true, Ordering::SeqCst) {
+            return Err(Error::AlreadyInitialized);
+        }
+        let result = self.start();
+        if result.is_err() {
+            // Nothing global was installed: a corrected second attempt may succeed.
+            INITIALIZED.store(false, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn start(mut self) -> Result<TelemetryGuard, Error> {
+        let config = self.resolved_config()?;
+        let filter = directives(&config.log_filter);
+        TelemetryFilter::new(&filter)?; // validate before starting anything
+
+        #[cfg(feature = "tls")]
+        {
+            // sentry's and the OTLP exporters' rustls need a process-wide provider; another
+            // library may have installed one already, which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+
+        let (package_name, package_version) = match self.package.take() {
+            Some((n, v)) => (Some(n), Some(v)),
+            None => (None, None),
+        };
+        let identity = ServiceIdentity {
+            name: config
+                .service_name
+                .clone()
+                .or(package_name)
+                .unwrap_or_else(crate::resource::unknown_service),
+            version: config.service_version.clone().or(package_version),
+            environment: config.environment.as_str(),
+            host: crate::resource::host_name(),
+            attributes: config.resource_attributes.clone(),
+        };
+        let redactor = Redactor::new(&config.redact_keys);
+
+        metrics::set_default_max_series(config.max_series);
+        metrics::business::register();
+        metrics::register_collector(identity.target_info());
+
+        let needs_runtime = config.metrics_addr.is_some()
+            || (!config.sdk_disabled
+                && self.exporter.is_none()
+                && config.protocol == Protocol::Grpc);
+        let runtime = if needs_runtime {
+            Some(
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("glimpse-telemetry")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::setup("telemetry runtime", e))?,
+            )
+        } else {
+            None
+        };
+
+        // Traces.
+        let provider = if config.sdk_disabled {
+            None
+        } else {
+            let endpoint = config.traces_endpoint();
+            let resource = identity.otel_resource();
+            let provider = match self.exporter.take() {
+                Some(make) => crate::traces::provider(
+                    BoxedExporter(make()),
+                    &config.batch,
+                    &config.sampler,
+                    resource,
+                    redactor.clone(),
+                    "custom exporter".to_owned(),
+                ),
+                None => {
+                    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+                    {
+                        let exporter = crate::traces::otlp_exporter(&config, runtime.as_ref())?;
+                        crate::traces::provider(
+                            exporter,
+                            &config.batch,
+                            &config.sampler,
+                            resource,
+                            redactor.clone(),
+                            endpoint,
+                        )
+                    }
+                    #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+                    {
+                        let _ = (endpoint, resource);
+                        return Err(Error::setup(
+                            "trace exporter",
+                            "this build has neither the otlp-grpc nor the otlp-http feature; set OTEL_SDK_DISABLED=true or pass .span_exporter(..)",
+                        ));
+                    }
+                }
+            };
+            Some(provider)
+        };
+
+        // Errors.
+        #[cfg(feature = "sentry")]
+        let sentry_guard = match &config.sentry_dsn {
+            Some(dsn) => Some(sentry::init(crate::errors::client_options(
+                dsn,
+                config
+                    .sentry_environment
+                    .clone()
+                    .unwrap_or_else(|| config.environment.as_str().to_owned()),
+                config.sentry_release.clone().or_else(|| {
+                    identity
+                        .version
+                        .as_ref()
+                        .map(|v| format!("{}@{}", identity.name, v))
+                }),
+                config.sentry_sample_rate,
+                identity.host.clone(),
+                redactor.clone(),
+                self.sentry_transport.take(),
+            )?)),
+            None => None,
+        };
+
+        // Logs.
+        let (sink, writer_thread) = match config.log_format {
+            LogFormat::Json => {
+                let out: Box<dyn Write + Send> = self
+                    .log_writer
+                    .take()
+                    .unwrap_or_else(|| Box::new(std::io::stdout()));
+                let dropped = metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED
+                    .register::<metrics::Counter>()
+                    .map(|f| f.get(&[]))
+                    .unwrap_or_default();
+                let (sink, handle) = LogSink::background(out, dropped)
+                    .map_err(|e| Error::setup("log writer thread", e))?;
+                (Some(sink), Some(handle))
+            }
+            LogFormat::Pretty => (None, None),
+        };
+
+        // The subscriber.
+        #[cfg(feature = "sentry")]
+        let errors_on = sentry_guard.is_some();
+        #[cfg(not(feature = "sentry"))]
+        let errors_on = false;
+        let layers = crate::subscriber::Layers {
+            directives: &filter,
+            redactor: &redactor,
+            service: &identity.name,
+            sink: sink.clone(),
+            sampling: &config.debug_sampling,
+            tracer: provider.as_ref().map(|p| {
+                use opentelemetry::trace::TracerProvider as _;
+                p.tracer("glimpse-telemetry")
+            }),
+            pretty: config.log_format == LogFormat::Pretty,
+            errors: errors_on,
+        }
+        .build(std::mem::take(&mut self.layers))?;
+        let subscriber = tracing_subscriber::registry().with(layers);
+
+        // Past this point things are global; a failure here leaves a usable process.
+        tracing::subscriber::set_global_default(subscriber)
+            .map_err(|_| Error::SubscriberAlreadySet)?;
+        propagation::set(&config.propagators);
+        if let Some(p) = &provider {
+            opentelemetry::global::set_tracer_provider(p.clone());
+            let mut list: Vec<
+                Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
+            > = Vec::new();
+            if config.propagators.contains(&"tracecontext") {
+                list.push(Box::new(
+                    opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+                ));
+            }
+            if config.propagators.contains(&"baggage") {
+                list.push(Box::new(
+                    opentelemetry_sdk::propagation::BaggagePropagator::new(),
+                ));
+            }
+            opentelemetry::global::set_text_map_propagator(
+                opentelemetry::propagation::TextMapCompositePropagator::new(list),
+            );
+        }
+        crate::errors::install_panic_hook(config.log_format == LogFormat::Pretty);
+
+        let mut metrics_addr = None;
+        #[cfg(feature = "metrics-server")]
+        if let (Some(addr), Some(rt)) = (config.metrics_addr, &runtime) {
+            metrics_addr = Some(metrics::server::start(addr, rt)?);
+        }
+        #[cfg(not(feature = "metrics-server"))]
+        if let Some(addr) = config.metrics_addr {
+            return Err(Error::invalid(
+                "GLIMPSE_METRICS_ADDR",
+                addr.to_string(),
+                "unset: this build of glimpse-telemetry has no `metrics-server` feature",
+            ));
+        }
+
+        tracing::info!(
+            target: "glimpse_telemetry",
+            service_version = identity.version.as_deref().unwrap_or(""),
+            environment = identity.environment,
+            traces = if provider.is_some() { "on" } else { "off" },
+            traces_endpoint = %if provider.is_some() { config.traces_endpoint() } else { String::new() },
+            errors = if errors_on { "glitchtip" } else { "off" },
+            metrics_addr = %metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
+            "telemetry started"
+        );
+
+        Ok(TelemetryGuard {
+            provider,
+            #[cfg(feature = "sentry")]
+            sentry: sentry_guard,
+            logs: sink.zip(writer_thread),
+            runtime,
+            timeout: config.shutdown_timeout,
+            metrics_addr,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! What is known about the request being served: its request id, user id, trace and span.
+//!
+//! The ids live on spans: a span that records `request_id` or `user_id` (the HTTP layer's request
+//! span does) gives them to every log line, GlitchTip event and slow-query report under it.
+//! [`set_user_id`] lets an auth layer or a handler say who the user is after the request span
+//! was created.
+//!
+//! ```
+//! use glimpse_telemetry::context;
+//!
+//! let span = tracing::info_span!("request", request_id = "req-1", user_id = tracing::field::Empty);
+//! let _g = span.enter();
+//! // ... later, once the token is checked:
+//! context::set_user_id("user123");
+//! # // (without glimpse_telemetry::init the ids are not stored, so nothing to assert here)
+//! ```
+
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
+use tracing::field::Value;
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use crate::logs::fields::SpanFields;
+use crate::logs::{REQUEST_ID_FIELD, USER_ID_FIELD};
+
+/// The identifiers of the current request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequestContext {
+    /// The innermost `request_id` recorded on a span in scope.
+    pub request_id: Option<String>,
+    /// The innermost `user_id` recorded on a span in scope.
+    pub user_id: Option<String>,
+    /// The current span's trace id, when there is a valid span context.
+    pub trace_id: Option<TraceId>,
+    /// The current span's span id.
+    pub span_id: Option<SpanId>,
+    /// Whether the trace is sampled (exported to Jaeger).
+    pub sampled: bool,
+}
+
+/// The ids of the current request (from the current span and its parents).
+///
+/// ```
+/// let cx = glimpse_telemetry::context::current();
+/// assert!(cx.request_id.is_none()); // no request here
+/// ```
+pub fn current() -> RequestContext {
+    let mut out = RequestContext::default();
+    tracing::Span::current().with_subscriber(|(id, dispatch)| {
+        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
+            return;
+        };
+        let Some(span) = registry.span(id) else {
+            return;
+        };
+        for span in span.scope() {
+            let ext = span.extensions();
+            let Some(f) = ext.get::<SpanFields>() else {
+                continue;
+            };
+            if out.request_id.is_none() {
+                out.request_id = f.request_id.as_deref().map(str::to_owned);
+            }
+            if out.user_id.is_none() {
+                out.user_id = f.user_id.as_deref().map(str::to_owned);
+            }
+            if out.request_id.is_some() && out.user_id.is_some() {
+                break;
+            }
+        }
+    });
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            out.trace_id = Some(sc.trace_id());
+            out.span_id = Some(sc.span_id());
+            out.sampled = sc.is_sampled();
+        }
+    });
+    out
+}
+
+/// Records who the user is on the nearest span in scope that declares a `user_id` field (the
+/// request span of the HTTP layer does), so every later log line carries `userId` and GlitchTip
+/// events carry the user. Returns false when no span in scope declares the field.
+///
+/// Use an opaque id, never an email or a name.
+pub fn set_user_id(user_id: &str) -> bool {
+    record_on_nearest(USER_ID_FIELD, &user_id)
+}
+
+/// Records the request id on the nearest span in scope that declares `request_id`.
+pub fn set_request_id(request_id: &str) -> bool {
+    record_on_nearest(REQUEST_ID_FIELD, &request_id)
+}
+
+fn record_on_nearest(field_name: &str, value: &dyn Value) -> bool {
+    tracing::Span::current()
+        .with_subscriber(|(id, dispatch)| {
+            // The handler may be inside a child span (an #[instrument]ed function): walk up to
+            // the span that has the field, since recording a field a span lacks does nothing.
+            let target = match dispatch.downcast_ref::<Registry>() {
+                Some(registry) => registry.span(id).and_then(|span| {
+                    span.scope()
+                        .find(|s| s.metadata().fields().field(field_name).is_some())
+                        .map(|s| (s.id(), s.metadata()))
+                }),
+                None => None,
+            };
+            let Some((target_id, meta)) = target else {
+                return false;
+            };
+            let Some(field) = meta.fields().field(field_name) else {
+                return false;
+            };
+            let values = [(&field, Some(value))];
+            let value_set = meta.fields().value_set(&values);
+            dispatch.record(&target_id, &tracing::span::Record::new(&value_set));
+            true
+        })
+        .unwrap_or(false)
+}

@@ -1,0 +1,190 @@
+//! Audit and security log lines, tagged for routing by the log pipeline.
+//!
+//! Each helper writes one JSON line with `log_type` (`audit` or `security`), `retention` (how
+//! long the line must be kept, from the Glimpse retention policy: payment logs 7 years, user
+//! activity 1 year, system logs 90 days, debug logs 7 days) and `event_type`, plus the request's
+//! `requestId`, `userId` and `traceId` like every line. Lines without `log_type` are system logs
+//! (`retention` 90 days) or, at DEBUG and TRACE, debug logs (7 days).
+//!
+//! They take identifiers, never personal data: log a user id, not an email.
+//!
+//! ```
+//! use glimpse_telemetry::logs::audit;
+//! use glimpse_telemetry::metrics::business::PaymentOutcome;
+//!
+//! audit::user_data_access("admin-7", "user-42", "profile", "read");
+//! audit::payment_transaction("pay_123", 1999, "EUR", PaymentOutcome::Succeeded);
+//! audit::failed_login("user-42", "bad_password");
+//! ```
+
+use crate::metrics::business::PaymentOutcome;
+use crate::redact::{REDACTED, Redactor};
+
+/// The `log_type` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogType {
+    /// Who did what to which data (kept per [`Retention`]).
+    Audit,
+    /// Authentication and authorization events.
+    Security,
+    /// Everything else the service logs.
+    System,
+    /// DEBUG and TRACE lines.
+    Debug,
+}
+
+impl LogType {
+    /// The value written in `log_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogType::Audit => "audit",
+            LogType::Security => "security",
+            LogType::System => "system",
+            LogType::Debug => "debug",
+        }
+    }
+}
+
+/// How long a line must be kept (the `retention` hint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Retention {
+    /// Debug logs: 7 days (`7d`).
+    Days7,
+    /// System logs: 90 days (`90d`).
+    Days90,
+    /// User activity, security events: 1 year (`1y`).
+    Year1,
+    /// Payment logs: 7 years (`7y`).
+    Years7,
+}
+
+impl Retention {
+    /// The value written in `retention`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Retention::Days7 => "7d",
+            Retention::Days90 => "90d",
+            Retention::Year1 => "1y",
+            Retention::Years7 => "7y",
+        }
+    }
+}
+
+/// The target of audit lines (filter them with `RUST_LOG=audit=info`).
+pub const AUDIT_TARGET: &str = "audit";
+/// The target of security lines.
+pub const SECURITY_TARGET: &str = "security";
+
+/// Someone read or changed a user's data (`action`: `read`, `update`, `delete`, `export`...).
+pub fn user_data_access(actor_id: &str, subject_user_id: &str, resource: &str, action: &str) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        log_type = LogType::Audit.as_str(),
+        retention = Retention::Year1.as_str(),
+        event_type = "user_data_access",
+        actor_id,
+        subject_user_id,
+        resource,
+        action,
+        "user data {action}: {resource} of {subject_user_id} by {actor_id}"
+    );
+}
+
+/// A configuration setting changed. Values of secret-looking settings are written redacted.
+pub fn config_change(actor_id: &str, setting: &str, old_value: &str, new_value: &str) {
+    let secret = Redactor::default().is_secret_key(setting);
+    let (old_value, new_value) = if secret {
+        (REDACTED, REDACTED)
+    } else {
+        (old_value, new_value)
+    };
+    tracing::info!(
+        target: AUDIT_TARGET,
+        log_type = LogType::Audit.as_str(),
+        retention = Retention::Year1.as_str(),
+        event_type = "config_change",
+        actor_id,
+        setting,
+        old_value,
+        new_value,
+        "configuration {setting} changed by {actor_id}"
+    );
+}
+
+/// A payment transaction, with its amount in minor units (cents). Kept 7 years.
+pub fn payment_transaction(
+    payment_id: &str,
+    amount_minor: i64,
+    currency: &str,
+    outcome: PaymentOutcome,
+) {
+    match outcome {
+        PaymentOutcome::Succeeded => tracing::info!(
+            target: AUDIT_TARGET,
+            log_type = LogType::Audit.as_str(),
+            retention = Retention::Years7.as_str(),
+            event_type = "payment_transaction",
+            payment_id,
+            amount_minor,
+            currency,
+            status = outcome.as_str(),
+            "payment {payment_id} {}", outcome.as_str()
+        ),
+        _ => tracing::warn!(
+            target: AUDIT_TARGET,
+            log_type = LogType::Audit.as_str(),
+            retention = Retention::Years7.as_str(),
+            event_type = "payment_transaction",
+            payment_id,
+            amount_minor,
+            currency,
+            status = outcome.as_str(),
+            "payment {payment_id} {}", outcome.as_str()
+        ),
+    }
+}
+
+/// An administrator did something (`action`) to something (`object`).
+pub fn admin_action(actor_id: &str, action: &str, object: &str) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        log_type = LogType::Audit.as_str(),
+        retention = Retention::Year1.as_str(),
+        event_type = "admin_action",
+        actor_id,
+        action,
+        object,
+        "admin {actor_id}: {action} {object}"
+    );
+}
+
+/// A login failed (`reason`: `bad_password`, `unknown_user`, `locked`...). WARN level.
+pub fn failed_login(account_id: &str, reason: &str) {
+    tracing::warn!(
+        target: SECURITY_TARGET,
+        log_type = LogType::Security.as_str(),
+        retention = Retention::Year1.as_str(),
+        event_type = "failed_login",
+        account_id,
+        reason,
+        "failed login for {account_id}: {reason}"
+    );
+}
+
+/// A permission was granted or revoked.
+pub fn permission_change(actor_id: &str, subject_user_id: &str, permission: &str, granted: bool) {
+    let change = if granted { "granted" } else { "revoked" };
+    tracing::warn!(
+        target: SECURITY_TARGET,
+        log_type = LogType::Security.as_str(),
+        retention = Retention::Year1.as_str(),
+        event_type = "permission_change",
+        actor_id,
+        subject_user_id,
+        permission,
+        change,
+        "permission {permission} {change} for {subject_user_id} by {actor_id}"
+    );
+}

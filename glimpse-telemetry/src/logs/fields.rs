@@ -1,0 +1,248 @@
+//! What the SDK remembers about each span: its fields, rendered to JSON once when recorded (not
+//! once per log line), and the raw `request_id` and `user_id`, which log lines, GlitchTip events
+//! and [`context::current`](crate::context::current) read back.
+//!
+//! [`SpanFieldsLayer`] stores them in the span's extensions for every span that exists, whatever
+//! the log level, so a WARN line still carries the `requestId` of an INFO request span.
+
+use std::fmt;
+
+use tracing::Subscriber;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use super::json;
+use crate::redact::{REDACTED, Redactor};
+
+/// The span field holding the request id (`requestId` in log lines).
+pub const REQUEST_ID_FIELD: &str = "request_id";
+/// The span field holding the user id (`userId` in log lines, the user in GlitchTip).
+pub const USER_ID_FIELD: &str = "user_id";
+
+/// Longest request or user id kept; longer ones are cut (they come from headers and tokens).
+const MAX_ID_LEN: usize = 256;
+
+/// The fields of one span.
+#[derive(Debug, Default)]
+pub(crate) struct SpanFields {
+    /// `"key":value` fragments, back to back; `entries` index into it.
+    json: String,
+    entries: Vec<(&'static str, u32, u32)>,
+    pub(crate) request_id: Option<Box<str>>,
+    pub(crate) user_id: Option<Box<str>>,
+}
+
+impl SpanFields {
+    /// The `"key":value` fragments, latest value per key.
+    pub(crate) fn fragments(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.entries
+            .iter()
+            .map(|&(k, s, e)| (k, &self.json[s as usize..e as usize]))
+    }
+
+    fn record(&mut self, redactor: &Redactor, record: impl FnOnce(&mut dyn Visit)) {
+        let mut v = FieldVisitor {
+            out: &mut self.json,
+            redactor,
+            entries: &mut self.entries,
+            request_id: &mut self.request_id,
+            user_id: &mut self.user_id,
+            message: None,
+        };
+        record(&mut v);
+    }
+}
+
+/// Keys the log schema owns; a field with one of these names is written as `fields.<name>`.
+pub(crate) const RESERVED: &[&str] = &[
+    "timestamp",
+    "level",
+    "service",
+    "message",
+    "requestId",
+    "userId",
+    "traceId",
+    "spanId",
+    "target",
+];
+
+/// Renders fields as JSON fragments. Used for span fields (into [`SpanFields`]) and for event
+/// fields (straight into the line being written).
+pub(crate) struct FieldVisitor<'a> {
+    pub(crate) out: &'a mut String,
+    pub(crate) redactor: &'a Redactor,
+    pub(crate) entries: &'a mut Vec<(&'static str, u32, u32)>,
+    pub(crate) request_id: &'a mut Option<Box<str>>,
+    pub(crate) user_id: &'a mut Option<Box<str>>,
+    /// For events: where to put the `message` field instead of the fragments.
+    pub(crate) message: Option<&'a mut String>,
+}
+
+impl FieldVisitor<'_> {
+    /// Starts a fragment for `field`, or returns false when the field is handled otherwise.
+    fn begin(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if name.starts_with("otel.") || name.starts_with("log.") {
+            return false;
+        }
+        self.entries.retain(|(k, _, _)| *k != name);
+        let start = self.out.len() as u32;
+        if RESERVED.contains(&name) {
+            json::write_key(self.out, &format!("fields.{name}"));
+        } else {
+            json::write_key(self.out, name);
+        }
+        self.entries.push((name, start, start));
+        true
+    }
+
+    fn end(&mut self) {
+        let len = self.out.len() as u32;
+        if let Some(last) = self.entries.last_mut() {
+            last.2 = len;
+        }
+    }
+
+    fn id_slot(&mut self, name: &str) -> Option<&mut Option<Box<str>>> {
+        match name {
+            REQUEST_ID_FIELD => Some(&mut *self.request_id),
+            USER_ID_FIELD => Some(&mut *self.user_id),
+            _ => None,
+        }
+    }
+
+    fn record_text(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            if let Some(m) = self.message.as_deref_mut() {
+                m.push_str(&self.redactor.mask(value));
+                return;
+            }
+        }
+        if let Some(slot) = self.id_slot(field.name()) {
+            let mut end = value.len().min(MAX_ID_LEN);
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            *slot = Some(value[..end].into());
+            return;
+        }
+        if !self.begin(field) {
+            return;
+        }
+        if self.redactor.is_secret_key(field.name()) {
+            json::write_str(self.out, REDACTED);
+        } else {
+            json::write_str(self.out, &self.redactor.mask(value));
+        }
+        self.end();
+    }
+}
+
+impl Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_text(field, value);
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        // Formatting needs a scratch string so card numbers can be masked before escaping.
+        SCRATCH.with(|s| match s.try_borrow_mut() {
+            Ok(mut s) => {
+                s.clear();
+                let _ = fmt::write(&mut *s, format_args!("{value:?}"));
+                self.record_text(field, &s);
+            }
+            // Re-entered from inside a Debug impl that logs: format without the scratch.
+            Err(_) => self.record_text(field, &format!("{value:?}")),
+        });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if self.id_slot(field.name()).is_some() || field.name() == "message" {
+            return self.record_text(field, itoa::Buffer::new().format(value));
+        }
+        if self.begin(field) {
+            if self.redactor.is_secret_key(field.name()) {
+                json::write_str(self.out, REDACTED);
+            } else {
+                json::write_i64(self.out, value);
+            }
+            self.end();
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if self.id_slot(field.name()).is_some() || field.name() == "message" {
+            return self.record_text(field, itoa::Buffer::new().format(value));
+        }
+        if self.begin(field) {
+            if self.redactor.is_secret_key(field.name()) {
+                json::write_str(self.out, REDACTED);
+            } else {
+                json::write_u64(self.out, value);
+            }
+            self.end();
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if self.begin(field) {
+            json::write_f64(self.out, value);
+            self.end();
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if self.begin(field) {
+            self.out.push_str(if value { "true" } else { "false" });
+            self.end();
+        }
+    }
+}
+
+/// Stores [`SpanFields`] on every span. Added first in the subscriber by [`init`](crate::init).
+pub(crate) struct SpanFieldsLayer {
+    pub(crate) redactor: Redactor,
+}
+
+impl<S> tracing_subscriber::Layer<S> for SpanFieldsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut fields = SpanFields::default();
+        fields.record(&self.redactor, |v| attrs.record(v));
+        span.extensions_mut().insert(fields);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut ext = span.extensions_mut();
+        if let Some(fields) = ext.get_mut::<SpanFields>() {
+            fields.record(&self.redactor, |v| values.record(v));
+            // Keep the buffer from growing without bound on spans recorded over and over.
+            if fields.json.len() > 64 * 1024 {
+                let mut compact = SpanFields {
+                    request_id: fields.request_id.take(),
+                    user_id: fields.user_id.take(),
+                    ..SpanFields::default()
+                };
+                for (k, frag) in fields.fragments() {
+                    let start = compact.json.len() as u32;
+                    compact.json.push_str(frag);
+                    compact.entries.push((k, start, compact.json.len() as u32));
+                }
+                *fields = compact;
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Writing JSON values by hand: string escaping that keeps every line one valid JSON object
+//! whatever a field holds (quotes, newlines, control characters), values capped in length, and
+//! an RFC 3339 UTC timestamp with milliseconds.
+//!
+//! Hand-written because it is the per-event hot path: no intermediate `serde_json::Value`, no
+//! allocation beyond the reused line buffer.
+
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Longest string value written, in bytes; the rest is replaced by `…[truncated]`, so one
+/// enormous field cannot make an enormous line.
+pub(crate) const MAX_VALUE_LEN: usize = 8 * 1024;
+
+const TRUNCATED: &str = "…[truncated]";
+
+/// Appends `s` as a JSON string (with quotes), escaped and capped at [`MAX_VALUE_LEN`].
+pub(crate) fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    write_escaped(out, s, MAX_VALUE_LEN);
+    out.push('"');
+}
+
+/// Appends the escaped contents of `s` (no quotes); returns whether it was cut short.
+pub(crate) fn write_escaped(out: &mut String, s: &str, budget: usize) -> bool {
+    let (s, cut) = if s.len() > budget {
+        let mut end = budget;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        (&s[..end], true)
+    } else {
+        (s, false)
+    };
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f | 0x7f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    if cut {
+        out.push_str(TRUNCATED);
+    }
+    cut
+}
+
+/// Appends a finite float as a JSON number; NaN and infinities (not JSON) as strings.
+pub(crate) fn write_f64(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    } else {
+        write_str(out, &v.to_string());
+    }
+}
+
+/// Appends an integer.
+pub(crate) fn write_i64(out: &mut String, v: i64) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Appends an unsigned integer.
+pub(crate) fn write_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
+}
+
+/// Appends `"key":`, with dots in the key written as underscores so that Elasticsearch does not
+/// expand `error.type` into an object that clashes with an `error` string elsewhere.
+pub(crate) fn write_key(out: &mut String, key: &str) {
+    out.push('"');
+    if key
+        .bytes()
+        .any(|b| b == b'.' || b == b'"' || b == b'\\' || b < 0x20)
+    {
+        for c in key.chars() {
+            match c {
+                '.' => out.push('_'),
+                '"' | '\\' => {}
+                c if (c as u32) < 0x20 => {}
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push_str(key);
+    }
+    out.push_str("\":");
+}
+
+/// Appends the current time as `"2026-11-23T01:02:03.456Z"` (with quotes).
+pub(crate) fn write_timestamp(out: &mut String, now: SystemTime) {
+    let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let millis = d.subsec_millis();
+    // The date part changes once a second: cache it per thread.
+    thread_local! {
+        static CACHE: std::cell::Cell<(u64, [u8; 19])> = const { std::cell::Cell::new((u64::MAX, [0; 19])) };
+    }
+    let prefix = CACHE.with(|c| {
+        let (cached_secs, text) = c.get();
+        if cached_secs == secs {
+            text
+        } else {
+            let text = format_seconds(secs);
+            c.set((secs, text));
+            text
+        }
+    });
+    out.push('"');
+    // The prefix is ASCII digits and separators written by `format_seconds`.
+    out.push_str(std::str::from_utf8(&prefix).unwrap_or("1970-01-01T00:00:00"));
+    out.push('.');
+    for digit in [millis / 100, (millis / 10) % 10, millis % 10] {
+        out.push(char::from(b'0' + digit as u8));
+    }
+    out.push_str("Z\"");
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` for a Unix time, by the days-to-civil algorithm (Howard Hinnant).
+fn format_seconds(secs: u64) -> [u8; 19] {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (h, mi, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let mut b = *b"0000-00-00T00:00:00";
+    let put = |b: &mut [u8; 19], at: usize, v: u64, width: usize| {
+        let mut v = v;
+        for k in (0..width).rev() {
+            b[at + k] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut b, 0, y.clamp(0, 9999) as u64, 4);
+    put(&mut b, 5, m as u64, 2);
+    put(&mut b, 8, d as u64, 2);
+    put(&mut b, 11, h, 2);
+    put(&mut b, 14, mi, 2);
+    put(&mut b, 17, s, 2);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_match_known_dates() {
+        for (secs, ms, want) in [
+            (0u64, 0u32, "\"1970-01-01T00:00:00.000Z\""),
+            (951_782_400, 7, "\"2000-02-29T00:00:00.007Z\""),
+            (1_795_392_123, 456, "\"2026-11-23T00:02:03.456Z\""),
+            (4_102_444_799, 999, "\"2099-12-31T23:59:59.999Z\""),
+        ] {
+            let mut out = String::new();
+            write_timestamp(
+                &mut out,
+                UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms.into()),
+            );
+            assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn hostile_strings_stay_one_json_string() {
+        let nasty = "a\"b\\c\nd\re\tf\u{0}g\u{1b}h\u{7f}i\u{2028}j";
+        let mut out = String::new();
+        write_str(&mut out, nasty);
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, nasty);
+        assert!(!out.contains('\n'));
+    }
+
+    #[test]
+    fn long_values_are_cut_on_a_char_boundary() {
+        let long = "é".repeat(MAX_VALUE_LEN);
+        let mut out = String::new();
+        write_str(&mut out, &long);
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert!(back.ends_with(TRUNCATED) && back.len() <= MAX_VALUE_LEN + TRUNCATED.len());
+    }
+
+    #[test]
+    fn keys_lose_their_dots() {
+        let mut out = String::new();
+        write_key(&mut out, "http.request.method");
+        assert_eq!(out, "\"http_request_method\":");
+    }
+}

@@ -1,0 +1,290 @@
+//! JSON log lines: one object per line on stdout, in the schema the Glimpse log pipeline
+//! (Filebeat → Elasticsearch, Loki) indexes.
+//!
+//! ```json
+//! {"timestamp":"2026-11-23T10:15:02.311Z","level":"INFO","service":"glimpse-api","message":"user fetched",
+//!  "requestId":"0193...","userId":"user123","traceId":"4bf92f35...","spanId":"00f067aa...","target":"glimpse_api::users",
+//!  "rows":1,"http_route":"/users/{id}"}
+//! ```
+//!
+//! - always: `timestamp` (RFC 3339, UTC, milliseconds, `Z`), `level` (`ERROR` ... `TRACE`),
+//!   `service`, `message`;
+//! - when known: `requestId` and `userId` (from the innermost span that recorded `request_id` /
+//!   `user_id`, even after the span was created), `traceId` and `spanId` (the ids Jaeger shows),
+//!   `target`;
+//! - then every field of the event and of its spans, innermost first, each key once, dots in
+//!   keys written as `_` (so `error.type` cannot clash with an `error` string in Elasticsearch).
+//!   A field named like a schema key is written as `fields.<name>`.
+//!
+//! Values of secret-looking keys are `"[REDACTED]"` and card numbers are masked anywhere (see
+//! [`redact`](crate::redact)). `docs/log-schema.md` describes the schema; [`audit`] has the
+//! helpers for audit and security lines.
+
+pub mod audit;
+pub(crate) mod fields;
+pub(crate) mod json;
+pub(crate) mod writer;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::Context;
+use tracing_subscriber::registry::LookupSpan;
+
+use fields::{FieldVisitor, SpanFields};
+pub use fields::{REQUEST_ID_FIELD, USER_ID_FIELD};
+use writer::LogSink;
+
+use crate::metrics::Counter;
+use crate::redact::Redactor;
+
+/// Keeps one DEBUG/TRACE event in `every` for targets starting with `target`.
+struct SamplingRule {
+    target: String,
+    every: u64,
+    seen: AtomicU64,
+}
+
+/// Writes events as JSON lines.
+pub(crate) struct JsonLayer {
+    /// `"service":"<name>"`, escaped once.
+    service: String,
+    redactor: Redactor,
+    /// `None`: count events only (the pretty format writes them).
+    sink: Option<LogSink>,
+    sampling: Vec<SamplingRule>,
+    /// `glimpse_log_events_total` by level: ERROR, WARN, INFO, DEBUG, TRACE.
+    counts: [Counter; 5],
+}
+
+impl JsonLayer {
+    pub(crate) fn new(
+        service: &str,
+        redactor: Redactor,
+        sink: Option<LogSink>,
+        sampling: &[(String, f64)],
+    ) -> Self {
+        let mut svc = String::from("\"service\":");
+        json::write_str(&mut svc, service);
+        let family = crate::metrics::catalogue::GLIMPSE_LOG_EVENTS
+            .register::<Counter>()
+            .ok();
+        let count = |level: &str| family.as_ref().map(|f| f.get(&[level])).unwrap_or_default();
+        JsonLayer {
+            service: svc,
+            redactor,
+            sink,
+            sampling: sampling
+                .iter()
+                .map(|(target, ratio)| SamplingRule {
+                    target: target.clone(),
+                    every: if *ratio <= 0.0 {
+                        u64::MAX
+                    } else {
+                        (1.0 / ratio).round().max(1.0) as u64
+                    },
+                    seen: AtomicU64::new(0),
+                })
+                .collect(),
+            counts: [
+                count("ERROR"),
+                count("WARN"),
+                count("INFO"),
+                count("DEBUG"),
+                count("TRACE"),
+            ],
+        }
+    }
+
+    fn sampled_out(&self, level: &Level, target: &str) -> bool {
+        if *level < Level::DEBUG {
+            return false; // ERROR, WARN and INFO are never sampled
+        }
+        match self
+            .sampling
+            .iter()
+            .find(|r| target.starts_with(r.target.as_str()))
+        {
+            Some(rule) => {
+                rule.every == u64::MAX
+                    || rule.seen.fetch_add(1, Ordering::Relaxed) % rule.every != 0
+            }
+            None => false,
+        }
+    }
+}
+
+fn level_index(level: &Level) -> usize {
+    match *level {
+        Level::ERROR => 0,
+        Level::WARN => 1,
+        Level::INFO => 2,
+        Level::DEBUG => 3,
+        Level::TRACE => 4,
+    }
+}
+
+/// Reused per thread so that writing a line allocates nothing in the steady state.
+#[derive(Default)]
+struct Scratch {
+    line: String,
+    /// The event's own fields, as `"key":value` fragments indexed by `entries`.
+    fields: String,
+    entries: Vec<(&'static str, u32, u32)>,
+    message: String,
+    /// Fields of the event's spans, already deduplicated, each preceded by a comma.
+    span_fields: String,
+    /// Keys written so far, so each appears once (innermost wins).
+    written: Vec<&'static str>,
+    /// `,"requestId":...,"userId":...` as found.
+    ids: String,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl<S> tracing_subscriber::Layer<S> for JsonLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if self.sampled_out(meta.level(), meta.target()) {
+            return;
+        }
+        self.counts[level_index(meta.level())].inc();
+        let Some(sink) = &self.sink else { return };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => self.write_event(&mut scratch, event, &ctx, sink),
+            // A Debug impl that logs while being formatted: use a fresh buffer.
+            Err(_) => self.write_event(&mut Scratch::default(), event, &ctx, sink),
+        });
+    }
+}
+
+impl JsonLayer {
+    fn write_event<S>(
+        &self,
+        s: &mut Scratch,
+        event: &Event<'_>,
+        ctx: &Context<'_, S>,
+        sink: &LogSink,
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let meta = event.metadata();
+        s.line.clear();
+        s.fields.clear();
+        s.entries.clear();
+        s.message.clear();
+        s.span_fields.clear();
+        s.written.clear();
+        s.ids.clear();
+
+        let mut request_id = None;
+        let mut user_id = None;
+        event.record(&mut FieldVisitor {
+            out: &mut s.fields,
+            redactor: &self.redactor,
+            entries: &mut s.entries,
+            request_id: &mut request_id,
+            user_id: &mut user_id,
+            message: Some(&mut s.message),
+        });
+        // Event fields win over span fields of the same name; inner spans over outer ones.
+        s.written.extend(s.entries.iter().map(|e| e.0));
+        let mut have_request_id = push_id(&mut s.ids, "requestId", request_id.as_deref());
+        let mut have_user_id = push_id(&mut s.ids, "userId", user_id.as_deref());
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                let ext = span.extensions();
+                let Some(f) = ext.get::<SpanFields>() else {
+                    continue;
+                };
+                if !have_request_id {
+                    have_request_id = push_id(&mut s.ids, "requestId", f.request_id.as_deref());
+                }
+                if !have_user_id {
+                    have_user_id = push_id(&mut s.ids, "userId", f.user_id.as_deref());
+                }
+                for (k, frag) in f.fragments() {
+                    if !s.written.contains(&k) {
+                        s.written.push(k);
+                        s.span_fields.push(',');
+                        s.span_fields.push_str(frag);
+                    }
+                }
+            }
+        }
+
+        let line = &mut s.line;
+        line.push_str("{\"timestamp\":");
+        json::write_timestamp(line, SystemTime::now());
+        line.push_str(",\"level\":\"");
+        line.push_str(meta.level().as_str());
+        line.push_str("\",");
+        line.push_str(&self.service);
+        line.push_str(",\"message\":");
+        json::write_str(line, &s.message);
+        line.push_str(&s.ids);
+        if let Some((trace_id, span_id)) = event_otel_ids(event) {
+            line.push_str(",\"traceId\":\"");
+            push_hex(line, &trace_id.to_bytes());
+            line.push_str("\",\"spanId\":\"");
+            push_hex(line, &span_id.to_bytes());
+            line.push('"');
+        }
+        line.push_str(",\"target\":");
+        json::write_str(line, meta.target());
+        for &(_, start, end) in &s.entries {
+            line.push(',');
+            line.push_str(&s.fields[start as usize..end as usize]);
+        }
+        line.push_str(&s.span_fields);
+        line.push_str("}\n");
+        sink.write_line(line.as_bytes());
+        // Do not keep a buffer grown by one huge line.
+        if line.capacity() > 256 * 1024 {
+            *line = String::new();
+        }
+    }
+}
+
+/// Appends `,"key":"id"` when there is an id; returns whether there was.
+fn push_id(out: &mut String, key: &str, id: Option<&str>) -> bool {
+    let Some(id) = id else { return false };
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
+    json::write_str(out, id);
+    true
+}
+
+/// The trace and span ids of the span an event belongs to.
+fn event_otel_ids(event: &Event<'_>) -> Option<(TraceId, SpanId)> {
+    let ids = |cx: &opentelemetry::Context| {
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
+    };
+    match event.parent() {
+        // An explicit parent may not be the active span: ask the OpenTelemetry layer for it.
+        Some(id) if !event.is_contextual() => {
+            tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))
+                .and_then(|cx| ids(&cx))
+        }
+        _ => opentelemetry::Context::map_current(ids),
+    }
+}
+
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+}

@@ -1,0 +1,585 @@
+//! Every metric the SDK and its adapters emit, described once: name, type, unit, labels and
+//! meaning.
+//!
+//! The adapters register their families from these definitions, and `docs/metrics.md`, the
+//! Prometheus alert rules and the Grafana dashboards are generated from [`ALL`] (see
+//! `cargo run -p glimpse-api --bin catalogue`), so a rule can never query a name the code
+//! does not emit. Names follow the OpenTelemetry semantic conventions, translated to Prometheus
+//! (`http.server.request.duration` → `http_server_request_duration_seconds`).
+//!
+//! ```
+//! use glimpse_telemetry::metrics::catalogue;
+//!
+//! let d = &catalogue::DB_CLIENT_SLOW_QUERIES;
+//! assert_eq!(d.sample_name(), "db_client_slow_queries_total");
+//! assert!(catalogue::ALL.iter().any(|m| m.name == d.name));
+//! ```
+
+use super::{DURATION_BUCKETS, Family, Metric, MetricBuilder, SIZE_BUCKETS, Unit};
+use crate::Error;
+use prometheus_client::metrics::MetricType;
+
+/// The type of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// Only goes up; exposed as `<name>_total`.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Buckets, `_sum` and `_count`.
+    Histogram,
+    /// Constant labels with value 1 (`target_info`).
+    Info,
+}
+
+/// Which part of the SDK emits a metric (the sections of `docs/metrics.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Group {
+    /// `glimpse-telemetry-axum`: HTTP server metrics.
+    Http,
+    /// `glimpse-telemetry-axum`: WebSocket metrics.
+    WebSocket,
+    /// `glimpse-telemetry-sqlx`: queries and connection pools.
+    Database,
+    /// The business helpers in [`business`](super::business).
+    Business,
+    /// The core: logs, process and the SDK's own health.
+    Core,
+}
+
+/// The description of one metric family.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct MetricDef {
+    /// The family name as PromQL sees it; for counters without the `_total` of the samples.
+    pub name: &'static str,
+    /// The type.
+    pub kind: Kind,
+    /// The unit, when the name ends with one.
+    pub unit: Option<Unit>,
+    /// What it measures.
+    pub help: &'static str,
+    /// The label keys, in order.
+    pub labels: &'static [&'static str],
+    /// Histogram buckets.
+    pub buckets: Option<&'static [f64]>,
+    /// Who emits it.
+    pub group: Group,
+}
+
+impl MetricDef {
+    /// The name of its samples: `<name>_total` for counters, `<name>` otherwise (histograms add
+    /// `_bucket`, `_sum` and `_count`; `target` info becomes `target_info`).
+    pub fn sample_name(&self) -> String {
+        match self.kind {
+            Kind::Counter => format!("{}_total", self.name),
+            Kind::Info => format!("{}_info", self.name),
+            _ => self.name.to_owned(),
+        }
+    }
+
+    /// Registers this family in the SDK's registry (or returns it if already registered).
+    ///
+    /// ```
+    /// use glimpse_telemetry::metrics::{catalogue, Histogram};
+    /// let duration = catalogue::HTTP_SERVER_REQUEST_DURATION.register::<Histogram>()?;
+    /// duration.get(&["GET", "/users/{id}", "200", ""]).observe(0.004);
+    /// # Ok::<(), glimpse_telemetry::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Metric`] when `M` is not this definition's kind.
+    pub fn register<M: Metric>(&'static self) -> Result<Family<M>, Error> {
+        let kind_matches = matches!(
+            (self.kind, M::TYPE),
+            (Kind::Counter, MetricType::Counter)
+                | (Kind::Gauge, MetricType::Gauge)
+                | (Kind::Histogram, MetricType::Histogram)
+        );
+        if !kind_matches {
+            return Err(Error::Metric(format!(
+                "{} is a {:?}, not registrable as {:?}",
+                self.name,
+                self.kind,
+                M::TYPE
+            )));
+        }
+        let mut b: MetricBuilder<M> = MetricBuilder::new(self.name.into(), self.help.into())
+            .labels(self.labels.iter().copied());
+        if let Some(unit) = self.unit {
+            b = b.unit(unit);
+        }
+        if let Some(buckets) = self.buckets {
+            b.buckets = buckets.into();
+        }
+        b.register()
+    }
+}
+
+const fn def(
+    name: &'static str,
+    kind: Kind,
+    unit: Option<Unit>,
+    help: &'static str,
+    labels: &'static [&'static str],
+    buckets: Option<&'static [f64]>,
+    group: Group,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        unit,
+        help,
+        labels,
+        buckets,
+        group,
+    }
+}
+
+const HTTP_LABELS: &[&str] = &[
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "error_type",
+];
+const DB_LABELS: &[&str] = &[
+    "db_system_name",
+    "db_operation_name",
+    "db_collection_name",
+    "error_type",
+];
+const POOL: &[&str] = &["db_client_connection_pool_name"];
+
+/// Buckets for database operations, from the OpenTelemetry advice for
+/// `db.client.operation.duration` (with 0.5 s, the slow-query threshold, as a bound).
+pub const DB_DURATION_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 10.0];
+
+// ---- HTTP (glimpse-telemetry-axum) ----
+
+/// `http.server.request.duration`: time from request head to the end of the response body.
+pub const HTTP_SERVER_REQUEST_DURATION: MetricDef = def(
+    "http_server_request_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Duration of HTTP server requests, by method, route template, status code and error type.",
+    HTTP_LABELS,
+    Some(DURATION_BUCKETS),
+    Group::Http,
+);
+/// `http.server.active_requests`: requests being served now.
+pub const HTTP_SERVER_ACTIVE_REQUESTS: MetricDef = def(
+    "http_server_active_requests",
+    Kind::Gauge,
+    None,
+    "Number of HTTP server requests in flight.",
+    &["http_request_method", "url_scheme"],
+    None,
+    Group::Http,
+);
+/// `http.server.request.body.size`.
+pub const HTTP_SERVER_REQUEST_BODY_SIZE: MetricDef = def(
+    "http_server_request_body_size_bytes",
+    Kind::Histogram,
+    Some(Unit::Bytes),
+    "Size of HTTP server request bodies.",
+    HTTP_LABELS,
+    Some(SIZE_BUCKETS),
+    Group::Http,
+);
+/// `http.server.response.body.size`.
+pub const HTTP_SERVER_RESPONSE_BODY_SIZE: MetricDef = def(
+    "http_server_response_body_size_bytes",
+    Kind::Histogram,
+    Some(Unit::Bytes),
+    "Size of HTTP server response bodies.",
+    HTTP_LABELS,
+    Some(SIZE_BUCKETS),
+    Group::Http,
+);
+
+// ---- WebSocket (glimpse-telemetry-axum) ----
+
+/// Open WebSocket connections.
+pub const WEBSOCKET_SERVER_ACTIVE_CONNECTIONS: MetricDef = def(
+    "websocket_server_active_connections",
+    Kind::Gauge,
+    None,
+    "Number of open WebSocket connections, by route.",
+    &["http_route"],
+    None,
+    Group::WebSocket,
+);
+/// WebSocket messages by direction (`received`, `sent`) and type (`text`, `binary`, `ping`, `pong`, `close`).
+pub const WEBSOCKET_SERVER_MESSAGES: MetricDef = def(
+    "websocket_server_messages",
+    Kind::Counter,
+    None,
+    "WebSocket messages, by route, direction and message type.",
+    &["http_route", "direction", "message_type"],
+    None,
+    Group::WebSocket,
+);
+/// WebSocket message payload sizes.
+pub const WEBSOCKET_SERVER_MESSAGE_SIZE: MetricDef = def(
+    "websocket_server_message_size_bytes",
+    Kind::Histogram,
+    Some(Unit::Bytes),
+    "Size of WebSocket message payloads, by route and direction.",
+    &["http_route", "direction"],
+    Some(SIZE_BUCKETS),
+    Group::WebSocket,
+);
+/// How long WebSocket connections stay open.
+pub const WEBSOCKET_SERVER_CONNECTION_DURATION: MetricDef = def(
+    "websocket_server_connection_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Duration of WebSocket connections, by route.",
+    &["http_route"],
+    Some(&[1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0]),
+    Group::WebSocket,
+);
+/// Closed WebSocket connections by close code (`1000`, `1001`, ..., `none` when the peer vanished).
+pub const WEBSOCKET_SERVER_CLOSES: MetricDef = def(
+    "websocket_server_closes",
+    Kind::Counter,
+    None,
+    "Closed WebSocket connections, by route and close code (none: dropped without a close frame).",
+    &["http_route", "websocket_close_code"],
+    None,
+    Group::WebSocket,
+);
+
+// ---- Database (glimpse-telemetry-sqlx) ----
+
+/// `db.client.operation.duration`: one query, from start to its last row.
+pub const DB_CLIENT_OPERATION_DURATION: MetricDef = def(
+    "db_client_operation_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Duration of database queries, by system, operation (SELECT, INSERT...), table and error type.",
+    DB_LABELS,
+    Some(DB_DURATION_BUCKETS),
+    Group::Database,
+);
+/// Queries slower than the slow-query threshold (default 500 ms).
+pub const DB_CLIENT_SLOW_QUERIES: MetricDef = def(
+    "db_client_slow_queries",
+    Kind::Counter,
+    None,
+    "Database queries slower than the slow-query threshold.",
+    &["db_system_name", "db_operation_name", "db_collection_name"],
+    None,
+    Group::Database,
+);
+/// `db.client.connection.count`: connections by state (`idle`, `used`), read at scrape time.
+pub const DB_CLIENT_CONNECTION_COUNT: MetricDef = def(
+    "db_client_connection_count",
+    Kind::Gauge,
+    None,
+    "Connections of a pool, by state (idle, used).",
+    &[
+        "db_client_connection_pool_name",
+        "db_client_connection_state",
+    ],
+    None,
+    Group::Database,
+);
+/// `db.client.connection.max`.
+pub const DB_CLIENT_CONNECTION_MAX: MetricDef = def(
+    "db_client_connection_max",
+    Kind::Gauge,
+    None,
+    "Maximum number of connections a pool may open.",
+    POOL,
+    None,
+    Group::Database,
+);
+/// `db.client.connection.pending_requests`: callers waiting for a connection.
+pub const DB_CLIENT_CONNECTION_PENDING_REQUESTS: MetricDef = def(
+    "db_client_connection_pending_requests",
+    Kind::Gauge,
+    None,
+    "Callers waiting for a connection from a pool.",
+    POOL,
+    None,
+    Group::Database,
+);
+/// `db.client.connection.wait_time`: time to get a connection from the pool.
+pub const DB_CLIENT_CONNECTION_WAIT_TIME: MetricDef = def(
+    "db_client_connection_wait_time_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Time spent waiting for a connection from a pool.",
+    POOL,
+    Some(DB_DURATION_BUCKETS),
+    Group::Database,
+);
+/// `db.client.connection.timeouts`: acquires that gave up.
+pub const DB_CLIENT_CONNECTION_TIMEOUTS: MetricDef = def(
+    "db_client_connection_timeouts",
+    Kind::Counter,
+    None,
+    "Attempts to get a connection that timed out.",
+    POOL,
+    None,
+    Group::Database,
+);
+
+// ---- Business (metrics::business) ----
+
+/// Users who completed registration.
+pub const GLIMPSE_USER_REGISTRATIONS: MetricDef = def(
+    "glimpse_user_registrations",
+    Kind::Counter,
+    None,
+    "Users registered.",
+    &[],
+    None,
+    Group::Business,
+);
+/// Matches created.
+pub const GLIMPSE_MATCHES_CREATED: MetricDef = def(
+    "glimpse_matches_created",
+    Kind::Counter,
+    None,
+    "Matches created.",
+    &[],
+    None,
+    Group::Business,
+);
+/// Chat messages sent.
+pub const GLIMPSE_MESSAGES_SENT: MetricDef = def(
+    "glimpse_messages_sent",
+    Kind::Counter,
+    None,
+    "Chat messages sent.",
+    &[],
+    None,
+    Group::Business,
+);
+/// Payments processed, by outcome (`succeeded`, `failed`).
+pub const GLIMPSE_PAYMENTS_PROCESSED: MetricDef = def(
+    "glimpse_payments_processed",
+    Kind::Counter,
+    None,
+    "Payments processed, by outcome (succeeded, failed).",
+    &["outcome"],
+    None,
+    Group::Business,
+);
+/// Users active in the last five minutes, as the service counts them.
+pub const GLIMPSE_ACTIVE_USERS: MetricDef = def(
+    "glimpse_active_users",
+    Kind::Gauge,
+    None,
+    "Distinct users seen in the last five minutes.",
+    &[],
+    None,
+    Group::Business,
+);
+
+// ---- Core ----
+
+/// Log events written, by level (the Logs Analysis dashboard's error frequency).
+pub const GLIMPSE_LOG_EVENTS: MetricDef = def(
+    "glimpse_log_events",
+    Kind::Counter,
+    None,
+    "Log events written, by level (ERROR, WARN, INFO, DEBUG, TRACE).",
+    &["level"],
+    None,
+    Group::Core,
+);
+/// Log lines dropped because stdout could not keep up (the writer never blocks a request).
+pub const GLIMPSE_TELEMETRY_LOG_LINES_DROPPED: MetricDef = def(
+    "glimpse_telemetry_log_lines_dropped",
+    Kind::Counter,
+    None,
+    "Log lines dropped because the output could not keep up.",
+    &[],
+    None,
+    Group::Core,
+);
+/// Spans handed to the exporter, by outcome (`exported`, `failed`, `dropped`: queue full).
+pub const GLIMPSE_TELEMETRY_SPANS: MetricDef = def(
+    "glimpse_telemetry_spans",
+    Kind::Counter,
+    None,
+    "Finished spans, by outcome: exported, failed (collector error) or dropped (queue full).",
+    &["outcome"],
+    None,
+    Group::Core,
+);
+/// Error events sent to GlitchTip, by outcome.
+pub const GLIMPSE_TELEMETRY_ERROR_EVENTS: MetricDef = def(
+    "glimpse_telemetry_error_events",
+    Kind::Counter,
+    None,
+    "Error events captured for GlitchTip.",
+    &[],
+    None,
+    Group::Core,
+);
+/// Lookups that hit a family's series limit (see [`Family`]).
+pub const GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW: MetricDef = def(
+    "glimpse_telemetry_cardinality_overflow",
+    Kind::Counter,
+    None,
+    "Lookups that landed in a family's overflow series because it reached its series limit.",
+    &["metric"],
+    None,
+    Group::Core,
+);
+/// The resource attributes (`service_name`, `service_version`, ...), value 1.
+pub const TARGET_INFO: MetricDef = def(
+    "target",
+    Kind::Info,
+    None,
+    "Target metadata: the service's resource attributes.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_cpu_seconds_total`.
+pub const PROCESS_CPU: MetricDef = def(
+    "process_cpu_seconds",
+    Kind::Counter,
+    Some(Unit::Seconds),
+    "Total user and system CPU time spent in seconds.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_resident_memory_bytes`.
+pub const PROCESS_RESIDENT_MEMORY: MetricDef = def(
+    "process_resident_memory_bytes",
+    Kind::Gauge,
+    Some(Unit::Bytes),
+    "Resident memory size in bytes.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_virtual_memory_bytes`.
+pub const PROCESS_VIRTUAL_MEMORY: MetricDef = def(
+    "process_virtual_memory_bytes",
+    Kind::Gauge,
+    Some(Unit::Bytes),
+    "Virtual memory size in bytes.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_open_fds`.
+pub const PROCESS_OPEN_FDS: MetricDef = def(
+    "process_open_fds",
+    Kind::Gauge,
+    None,
+    "Number of open file descriptors.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_max_fds`.
+pub const PROCESS_MAX_FDS: MetricDef = def(
+    "process_max_fds",
+    Kind::Gauge,
+    None,
+    "Maximum number of open file descriptors.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_start_time_seconds`.
+pub const PROCESS_START_TIME: MetricDef = def(
+    "process_start_time_seconds",
+    Kind::Gauge,
+    Some(Unit::Seconds),
+    "Start time of the process since unix epoch in seconds.",
+    &[],
+    None,
+    Group::Core,
+);
+/// `process_threads`.
+pub const PROCESS_THREADS: MetricDef = def(
+    "process_threads",
+    Kind::Gauge,
+    None,
+    "Number of OS threads in the process.",
+    &[],
+    None,
+    Group::Core,
+);
+
+/// Every metric the SDK and its adapters can emit.
+pub static ALL: &[&MetricDef] = &[
+    &HTTP_SERVER_REQUEST_DURATION,
+    &HTTP_SERVER_ACTIVE_REQUESTS,
+    &HTTP_SERVER_REQUEST_BODY_SIZE,
+    &HTTP_SERVER_RESPONSE_BODY_SIZE,
+    &WEBSOCKET_SERVER_ACTIVE_CONNECTIONS,
+    &WEBSOCKET_SERVER_MESSAGES,
+    &WEBSOCKET_SERVER_MESSAGE_SIZE,
+    &WEBSOCKET_SERVER_CONNECTION_DURATION,
+    &WEBSOCKET_SERVER_CLOSES,
+    &DB_CLIENT_OPERATION_DURATION,
+    &DB_CLIENT_SLOW_QUERIES,
+    &DB_CLIENT_CONNECTION_COUNT,
+    &DB_CLIENT_CONNECTION_MAX,
+    &DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+    &DB_CLIENT_CONNECTION_WAIT_TIME,
+    &DB_CLIENT_CONNECTION_TIMEOUTS,
+    &GLIMPSE_USER_REGISTRATIONS,
+    &GLIMPSE_MATCHES_CREATED,
+    &GLIMPSE_MESSAGES_SENT,
+    &GLIMPSE_PAYMENTS_PROCESSED,
+    &GLIMPSE_ACTIVE_USERS,
+    &GLIMPSE_LOG_EVENTS,
+    &GLIMPSE_TELEMETRY_LOG_LINES_DROPPED,
+    &GLIMPSE_TELEMETRY_SPANS,
+    &GLIMPSE_TELEMETRY_ERROR_EVENTS,
+    &GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW,
+    &TARGET_INFO,
+    &PROCESS_CPU,
+    &PROCESS_RESIDENT_MEMORY,
+    &PROCESS_VIRTUAL_MEMORY,
+    &PROCESS_OPEN_FDS,
+    &PROCESS_MAX_FDS,
+    &PROCESS_START_TIME,
+    &PROCESS_THREADS,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{Counter, Gauge, Histogram};
+
+    #[test]
+    fn names_are_unique_and_units_match() {
+        let mut names: Vec<_> = ALL.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+        for m in ALL {
+            if let Some(u) = m.unit {
+                assert!(m.name.ends_with(u.suffix()), "{}", m.name);
+            }
+            assert!(!m.name.ends_with("_total"), "{}", m.name);
+        }
+    }
+
+    #[test]
+    fn definitions_register_as_their_kind_only() {
+        assert!(GLIMPSE_MESSAGES_SENT.register::<Counter>().is_ok());
+        assert!(GLIMPSE_MESSAGES_SENT.register::<Gauge>().is_err());
+        assert!(
+            DB_CLIENT_CONNECTION_WAIT_TIME
+                .register::<Histogram>()
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! Keeps secrets out of telemetry: values of keys that look secret become `"[REDACTED]"`, and
+//! anything that looks like a payment card number (13–19 digits passing the Luhn check) is
+//! masked wherever it appears in a string. Applied to log lines, exported span attributes and
+//! GlitchTip events alike.
+//!
+//! ```
+//! use glimpse_telemetry::redact::Redactor;
+//!
+//! let r = Redactor::default();
+//! assert!(r.is_secret_key("user_password"));
+//! assert!(r.is_secret_key("X-Api-Key"));
+//! assert!(!r.is_secret_key("user_id"));
+//! assert_eq!(r.mask("paid with 4111 1111 1111 1111 today"), "paid with [REDACTED] today");
+//! ```
+
+use std::borrow::Cow;
+
+/// The text that replaces a secret.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Key fragments that mark a value as secret (matched case-insensitively, anywhere in the key,
+/// with `-` and `.` read as `_`).
+pub const DEFAULT_SECRET_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "authorization",
+    "cookie",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "credential",
+    "card_number",
+    "cardnumber",
+    "credit_card",
+    "creditcard",
+    "cvv",
+    "cvc",
+    "iban",
+    "ssn",
+];
+
+/// Decides what is secret. Cheap to clone and to share.
+#[derive(Clone, Debug)]
+pub struct Redactor {
+    keys: Vec<String>,
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        Redactor::new(std::iter::empty::<&str>())
+    }
+}
+
+impl Redactor {
+    /// The default key list plus `extra` fragments (from `GLIMPSE_LOG_REDACT`).
+    pub fn new<S: AsRef<str>>(extra: impl IntoIterator<Item = S>) -> Self {
+        let mut keys: Vec<String> = DEFAULT_SECRET_KEYS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .collect();
+        keys.extend(
+            extra
+                .into_iter()
+                .map(|k| normalize(k.as_ref()).into_owned())
+                .filter(|k| !k.is_empty()),
+        );
+        Redactor { keys }
+    }
+
+    /// Whether values under this key must not be written.
+    pub fn is_secret_key(&self, key: &str) -> bool {
+        let key = normalize(key);
+        self.keys.iter().any(|k| key.contains(k.as_str()))
+    }
+
+    /// `value` with every card-number-like digit run replaced by [`REDACTED`]; borrowed when
+    /// there is nothing to mask, which is the common case and costs one pass over the bytes.
+    pub fn mask<'a>(&self, value: &'a str) -> Cow<'a, str> {
+        mask_card_numbers(value)
+    }
+}
+
+fn normalize(key: &str) -> Cow<'_, str> {
+    if key
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(
+            key.chars()
+                .map(|c| match c {
+                    '-' | '.' | ' ' => '_',
+                    c => c.to_ascii_lowercase(),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Masks runs of 13–19 digits (single spaces or dashes allowed between them) that pass the
+/// Luhn check.
+pub(crate) fn mask_card_numbers(s: &str) -> Cow<'_, str> {
+    let bytes = s.as_bytes();
+    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 13 {
+        return Cow::Borrowed(s);
+    }
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit() || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        // Collect a run of digits with optional single separators.
+        let start = i;
+        let mut end = i;
+        let mut digits: Vec<u8> = Vec::with_capacity(19);
+        let mut j = i;
+        while j < bytes.len() {
+            let b = bytes[j];
+            if b.is_ascii_digit() {
+                digits.push(b - b'0');
+                end = j + 1;
+                j += 1;
+            } else if (b == b' ' || b == b'-')
+                && j + 1 < bytes.len()
+                && bytes[j + 1].is_ascii_digit()
+                && !digits.is_empty()
+            {
+                j += 1;
+            } else {
+                break;
+            }
+            if digits.len() > 19 {
+                break;
+            }
+        }
+        let followed_by_alnum = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
+        if (13..=19).contains(&digits.len()) && !followed_by_alnum && luhn(&digits) {
+            let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
+            o.push_str(&s[copied..start]);
+            o.push_str(REDACTED);
+            copied = end;
+        }
+        i = end.max(i + 1);
+    }
+    match out {
+        Some(mut o) => {
+            o.push_str(&s[copied..]);
+            Cow::Owned(o)
+        }
+        None => Cow::Borrowed(s),
+    }
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            let d = u32::from(d);
+            if i % 2 == 1 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_numbers_are_masked_in_any_spelling() {
+        for card in [
+            "4111111111111111",
+            "4111-1111-1111-1111",
+            "5500 0000 0000 0004",
+            "378282246310005",
+        ] {
+            let s = format!("card {card} declined");
+            assert_eq!(mask_card_numbers(&s), "card [REDACTED] declined", "{card}");
+        }
+    }
+
+    #[test]
+    fn other_numbers_are_left_alone() {
+        for s in [
+            "order 1234567890123 shipped", // 13 digits, fails Luhn
+            "trace 4bf92f3577b34da6a3ce929d0e0e4736",
+            "ts 1700000000000",
+            "id abc4111111111111111",
+            "short 4111",
+        ] {
+            assert_eq!(mask_card_numbers(s), s);
+        }
+    }
+
+    #[test]
+    fn keys() {
+        let r = Redactor::new(["Session-Id"]);
+        for k in [
+            "password",
+            "db.password",
+            "Authorization",
+            "set-cookie",
+            "refresh_token",
+            "API_KEY",
+            "session_id",
+        ] {
+            assert!(r.is_secret_key(k), "{k}");
+        }
+        for k in ["user_id", "route", "http.route", "request_id"] {
+            assert!(!r.is_secret_key(k), "{k}");
+        }
+    }
+}

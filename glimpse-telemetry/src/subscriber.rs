@@ -1,0 +1,247 @@
+//! How the `tracing` subscriber is put together: a `Registry` and a list of layers, each with its
+//! own filter, so an adapter can add a layer that sees what it needs (say, DEBUG events of one
+//! target) without those reaching the log output.
+//!
+//! The one rule every built-in layer follows ([`TelemetryFilter`]): spans at INFO and above always
+//! exist, whatever `RUST_LOG` says, because they carry the request's trace, `requestId` and
+//! `userId`; events, and more verbose spans, follow `RUST_LOG`. `RUST_LOG=warn` therefore quiets
+//! the logs without losing traces or the ids on the WARN lines that remain.
+
+use tracing::level_filters::LevelFilter;
+use tracing::subscriber::Interest;
+use tracing::{Level, Metadata, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+
+use tracing_subscriber::Layer as _;
+
+use crate::Error;
+use crate::logs::JsonLayer;
+use crate::logs::fields::SpanFieldsLayer;
+use crate::logs::writer::LogSink;
+use crate::redact::Redactor;
+
+/// A layer of the SDK's subscriber, boxed (what
+/// [`Builder::with_layer`](crate::Builder::with_layer) takes).
+pub type BoxedLayer =
+    Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
+
+/// The filter of the built-in layers: INFO-and-above spans always, the rest by `RUST_LOG`.
+pub(crate) struct TelemetryFilter {
+    env: EnvFilter,
+    events: bool,
+    max_event_level: LevelFilter,
+}
+
+impl TelemetryFilter {
+    /// Spans and events.
+    pub(crate) fn new(directives: &str) -> Result<Self, Error> {
+        let env = EnvFilter::builder().parse(directives).map_err(|e| {
+            Error::invalid(
+                "RUST_LOG",
+                directives,
+                format!("filter directives such as `info,my_crate=debug` ({e})"),
+            )
+        })?;
+        Ok(TelemetryFilter {
+            env,
+            events: true,
+            max_event_level: LevelFilter::TRACE,
+        })
+    }
+
+    /// Spans only.
+    pub(crate) fn spans_only(directives: &str) -> Result<Self, Error> {
+        Ok(TelemetryFilter {
+            events: false,
+            ..Self::new(directives)?
+        })
+    }
+
+    /// Events no more verbose than `level` (and spans as usual).
+    pub(crate) fn max_event_level(mut self, level: LevelFilter) -> Self {
+        self.max_event_level = level;
+        self
+    }
+
+    fn event_allowed(&self, level: &Level) -> bool {
+        self.events && *level <= self.max_event_level
+    }
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
+    fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if meta.is_span() {
+            *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
+        } else {
+            self.event_allowed(meta.level()) && Filter::<S>::enabled(&self.env, meta, cx)
+        }
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if meta.is_span() && *meta.level() <= Level::INFO {
+            return Interest::always();
+        }
+        if !meta.is_span() && !self.event_allowed(meta.level()) {
+            return Interest::never();
+        }
+        Filter::<S>::callsite_enabled(&self.env, meta)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        let env = Filter::<S>::max_level_hint(&self.env).unwrap_or(LevelFilter::TRACE);
+        Some(env.max(LevelFilter::INFO))
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        Filter::<S>::on_new_span(&self.env, attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        Filter::<S>::on_record(&self.env, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::<S>::on_enter(&self.env, id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::<S>::on_exit(&self.env, id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        Filter::<S>::on_close(&self.env, id, ctx);
+    }
+}
+
+/// The parts of the subscriber, in the order their layers run.
+pub(crate) struct Layers<'a> {
+    /// `RUST_LOG` with [`directives`] applied.
+    pub(crate) directives: &'a str,
+    pub(crate) redactor: &'a Redactor,
+    pub(crate) service: &'a str,
+    /// Where JSON lines go; `None` for the pretty format (events are then only counted).
+    pub(crate) sink: Option<LogSink>,
+    pub(crate) sampling: &'a [(String, f64)],
+    pub(crate) tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    pub(crate) pretty: bool,
+    pub(crate) errors: bool,
+}
+
+impl Layers<'_> {
+    /// The layers, each with its filter; `extra` (adapters', users') go last.
+    pub(crate) fn build(self, extra: Vec<BoxedLayer>) -> Result<Vec<BoxedLayer>, Error> {
+        let d = self.directives;
+        let mut layers: Vec<BoxedLayer> = Vec::with_capacity(5 + extra.len());
+        // First, so the ids are stored before any other layer looks for them.
+        layers.push(
+            SpanFieldsLayer {
+                redactor: self.redactor.clone(),
+            }
+            .with_filter(TelemetryFilter::spans_only(d)?)
+            .boxed(),
+        );
+        if let Some(tracer) = self.tracer {
+            layers.push(
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_target(false)
+                    .with_tracked_inactivity(false)
+                    .with_filter(TelemetryFilter::new(d)?)
+                    .boxed(),
+            );
+        }
+        layers.push(
+            JsonLayer::new(
+                self.service,
+                self.redactor.clone(),
+                self.sink,
+                self.sampling,
+            )
+            .with_filter(TelemetryFilter::new(d)?)
+            .boxed(),
+        );
+        if self.pretty {
+            layers.push(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stdout)
+                    .with_filter(TelemetryFilter::new(d)?)
+                    .boxed(),
+            );
+        }
+        #[cfg(feature = "sentry")]
+        if self.errors {
+            layers.push(
+                crate::errors::SentryLayer {
+                    redactor: self.redactor.clone(),
+                }
+                .with_filter(TelemetryFilter::new(d)?.max_event_level(LevelFilter::INFO))
+                .boxed(),
+            );
+        }
+        #[cfg(not(feature = "sentry"))]
+        let _ = self.errors;
+        layers.extend(extra);
+        Ok(layers)
+    }
+}
+
+/// The default directives added to `RUST_LOG`: the HTTP and gRPC stacks the exporters use are
+/// kept at WARN (unless `RUST_LOG` names them), so that exporting can never log about its own
+/// exporting in a loop.
+pub(crate) fn directives(rust_log: &str) -> String {
+    const QUIET: &[&str] = &[
+        "h2",
+        "hyper",
+        "hyper_util",
+        "tonic",
+        "tower",
+        "reqwest",
+        "rustls",
+        "opentelemetry",
+        "opentelemetry_sdk",
+        "opentelemetry_otlp",
+    ];
+    let mut d = String::new();
+    for target in QUIET {
+        let named = rust_log.split(',').any(|dir| {
+            let dir = dir.trim();
+            dir == *target
+                || dir.starts_with(&format!("{target}="))
+                || dir.starts_with(&format!("{target}::"))
+        });
+        if !named {
+            d.push_str(target);
+            d.push_str("=warn,");
+        }
+    }
+    d.push_str(rust_log);
+    d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_targets_are_added_unless_named() {
+        let d = directives("debug,hyper=info");
+        assert!(d.contains("h2=warn"));
+        assert!(!d.contains("hyper=warn"));
+        assert!(d.ends_with("debug,hyper=info"));
+        assert!(TelemetryFilter::new(&d).is_ok());
+    }
+}

@@ -1,0 +1,324 @@
+//! Traces: `tracing` spans become OpenTelemetry spans (tracing-opentelemetry) and go to Jaeger
+//! over OTLP, in batches, off the request path.
+//!
+//! A collector that is down, hung or slow never reaches a request: the batch processor exports
+//! from its own thread; finished spans wait in a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`), and
+//! past it they are dropped. Every finished span is counted once in
+//! `glimpse_telemetry_spans_total{outcome}` as `exported`, `failed` or `dropped`. The first
+//! failure is logged once, and so is the recovery, never a line per attempt.
+//!
+//! Secrets are removed from span attributes and events before export (see
+//! [`redact`](crate::redact)).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
+use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
+};
+
+use crate::config::{BatchConfig, Sampler};
+use crate::metrics::{Counter, catalogue};
+use crate::redact::{REDACTED, Redactor};
+
+/// The trace and span id of the current span when it is sampled (what exemplars carry).
+///
+/// ```
+/// // Outside any span there is nothing to point at.
+/// assert!(glimpse_telemetry::traces::current_sampled_ids().is_none());
+/// ```
+#[inline]
+pub fn current_sampled_ids() -> Option<(TraceId, SpanId)> {
+    Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()))
+    })
+}
+
+pub(crate) fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
+    use opentelemetry_sdk::trace::Sampler as S;
+    match s {
+        Sampler::AlwaysOn => S::AlwaysOn,
+        Sampler::AlwaysOff => S::AlwaysOff,
+        Sampler::TraceIdRatio(r) => S::TraceIdRatioBased(*r),
+        Sampler::ParentBased(inner) => S::ParentBased(Box::new(sdk_sampler(inner))),
+    }
+}
+
+/// Counts of what happened to finished spans, and the gate that keeps the queue bounded.
+#[derive(Debug)]
+pub(crate) struct SpanAccounting {
+    /// Spans handed to the batch processor and not yet exported or failed.
+    in_flight: AtomicUsize,
+    max_in_flight: usize,
+    exported: Counter,
+    failed: Counter,
+    dropped: Counter,
+    failing: AtomicBool,
+    endpoint: String,
+}
+
+impl SpanAccounting {
+    pub(crate) fn new(max_queue_size: usize, endpoint: String) -> Arc<Self> {
+        let family = catalogue::GLIMPSE_TELEMETRY_SPANS
+            .register::<Counter>()
+            .ok();
+        let c = |outcome: &str| {
+            family
+                .as_ref()
+                .map(|f| f.get(&[outcome]))
+                .unwrap_or_default()
+        };
+        Arc::new(SpanAccounting {
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: max_queue_size,
+            exported: c("exported"),
+            failed: c("failed"),
+            dropped: c("dropped"),
+            failing: AtomicBool::new(false),
+            endpoint,
+        })
+    }
+
+    fn done(&self, n: usize, result: &OTelSdkResult) {
+        self.in_flight.fetch_sub(
+            n.min(self.in_flight.load(Ordering::Relaxed)),
+            Ordering::Relaxed,
+        );
+        match result {
+            Ok(()) => {
+                self.exported.inc_by(n as u64);
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(target: "glimpse_telemetry", endpoint = %self.endpoint, "trace export recovered");
+                }
+            }
+            Err(e) => {
+                self.failed.inc_by(n as u64);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        target: "glimpse_telemetry",
+                        endpoint = %self.endpoint,
+                        error = %e,
+                        "trace export failed; spans are dropped until the collector answers (counted in glimpse_telemetry_spans_total{{outcome=\"failed\"}}). This is logged once."
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Wraps the real exporter to count outcomes.
+pub(crate) struct CountingExporter<E> {
+    inner: E,
+    accounting: Arc<SpanAccounting>,
+}
+
+impl<E: fmt::Debug> fmt::Debug for CountingExporter<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let n = batch.len();
+        let result = self.inner.export(batch).await;
+        self.accounting.done(n, &result);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Redacts secrets from finished spans, then hands them to the batch processor unless the
+/// queue is full (then drops and counts them).
+#[derive(Debug)]
+pub(crate) struct GuardedProcessor<P> {
+    inner: P,
+    redactor: Redactor,
+    accounting: Arc<SpanAccounting>,
+}
+
+impl<P: SpanProcessor> SpanProcessor for GuardedProcessor<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, mut span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let a = &self.accounting;
+        if a.in_flight.fetch_add(1, Ordering::Relaxed) >= a.max_in_flight {
+            a.in_flight.fetch_sub(1, Ordering::Relaxed);
+            a.dropped.inc();
+            return;
+        }
+        redact_attributes(&self.redactor, &mut span.attributes);
+        for event in span.events.events.iter_mut() {
+            redact_attributes(&self.redactor, &mut event.attributes);
+            if let std::borrow::Cow::Owned(masked) = self.redactor.mask(&event.name) {
+                event.name = masked.into();
+            }
+        }
+        if let opentelemetry::trace::Status::Error { description } = &mut span.status {
+            if let std::borrow::Cow::Owned(masked) = self.redactor.mask(description) {
+                *description = masked.into();
+            }
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+fn redact_attributes(redactor: &Redactor, attrs: &mut [KeyValue]) {
+    for kv in attrs.iter_mut() {
+        if redactor.is_secret_key(kv.key.as_str()) {
+            kv.value = Value::from(REDACTED);
+        } else if let Value::String(s) = &kv.value {
+            if let std::borrow::Cow::Owned(masked) = redactor.mask(s.as_str()) {
+                kv.value = Value::from(masked);
+            }
+        }
+    }
+}
+
+/// Builds the tracer provider around `exporter`.
+pub(crate) fn provider<E: SpanExporter + 'static>(
+    exporter: E,
+    batch: &BatchConfig,
+    sampler: &Sampler,
+    resource: Resource,
+    redactor: Redactor,
+    endpoint: String,
+) -> opentelemetry_sdk::trace::SdkTracerProvider {
+    let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
+    let exporter = CountingExporter {
+        inner: exporter,
+        accounting: accounting.clone(),
+    };
+    // The gate above keeps at most max_queue_size spans in flight, so the SDK's own queue
+    // (sized with room for one batch being exported) never overflows uncounted.
+    let processor = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_max_queue_size(batch.max_queue_size + batch.max_export_batch_size)
+                .with_max_export_batch_size(batch.max_export_batch_size)
+                .with_scheduled_delay(batch.scheduled_delay)
+                .build(),
+        )
+        .build();
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(GuardedProcessor {
+            inner: processor,
+            redactor,
+            accounting,
+        })
+        .with_sampler(sdk_sampler(sampler))
+        .with_resource(resource)
+        .build()
+}
+
+/// The OTLP exporter chosen by the configuration.
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+pub(crate) fn otlp_exporter(
+    config: &crate::Config,
+    runtime: Option<&tokio::runtime::Runtime>,
+) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let endpoint = config.traces_endpoint();
+    match config.protocol {
+        #[cfg(feature = "otlp-grpc")]
+        crate::config::Protocol::Grpc => {
+            use opentelemetry_otlp::WithTonicConfig as _;
+            let mut headers = http::HeaderMap::new();
+            for (k, v) in &config.headers {
+                // The configuration checked both parse.
+                if let (Ok(k), Ok(v)) = (
+                    http::HeaderName::from_bytes(k.as_bytes()),
+                    http::HeaderValue::from_str(v),
+                ) {
+                    headers.insert(k, v);
+                }
+            }
+            let metadata =
+                opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
+            // tonic spawns its connection task on the current runtime: ours, which outlives
+            // whatever runtime the service runs on.
+            let _enter = runtime.map(|rt| rt.enter());
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .with_timeout(config.export_timeout)
+                .with_metadata(metadata)
+                .build()
+                .map_err(|e| crate::Error::setup("OTLP gRPC exporter", e))
+        }
+        #[cfg(feature = "otlp-http")]
+        crate::config::Protocol::HttpProtobuf => {
+            use opentelemetry_otlp::WithHttpConfig as _;
+            let _ = runtime;
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_endpoint(endpoint)
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(config.export_timeout)
+                .with_headers(config.headers.iter().cloned().collect())
+                .build()
+                .map_err(|e| crate::Error::setup("OTLP HTTP exporter", e))
+        }
+        #[allow(unreachable_patterns)]
+        _ => Err(crate::Error::invalid(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            format!("{:?}", config.protocol),
+            "a protocol whose feature (otlp-grpc, otlp-http) this build of glimpse-telemetry enables",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_from_attributes() {
+        let r = Redactor::default();
+        let mut attrs = vec![
+            KeyValue::new("http.request.header.authorization", "Bearer abc"),
+            KeyValue::new("note", "card 4111 1111 1111 1111"),
+            KeyValue::new("http.route", "/users/{id}"),
+        ];
+        redact_attributes(&r, &mut attrs);
+        assert_eq!(attrs[0].value, Value::from(REDACTED));
+        assert_eq!(attrs[1].value.as_str(), "card [REDACTED]");
+        assert_eq!(attrs[2].value.as_str(), "/users/{id}");
+    }
+}
