@@ -512,7 +512,7 @@ impl Builder {
                 opentelemetry::propagation::TextMapCompositePropagator::new(list),
             );
         }
-        crate::errors::install_panic_hook(config.log_format == LogFormat::Pretty);
+        crate::errors::install_panic_hook();
 
         let mut metrics_addr = None;
         #[cfg(feature = "metrics-server")]

@@ -200,6 +200,7 @@ impl Capture {
     /// The GlitchTip events captured so far.
     #[cfg(feature = "sentry")]
     pub fn error_events(&self) -> Vec<sentry::protocol::Event<'static>> {
+        crate::errors::reporter::flush(std::time::Duration::from_secs(5));
         if let Some(client) = self.hub.client() {
             client.flush(Some(std::time::Duration::from_secs(1)));
         }

@@ -9,7 +9,8 @@
 //!   port where nothing listens, and a collector/GlitchTip that answers every
 //!   request with a fixed status.
 //! * [`promtool`] / [`promtool_check_metrics`]: Prometheus' own linter for the
-//!   exposition format.
+//!   exposition format; [`Prometheus`]: a real server scraping test targets.
+//! * [`LogCapture`]: a log writer that keeps the lines for assertions.
 //!
 //! Everything is synchronous (std threads and `std::process`), so both sync
 //! and async tests can use it. Every listener is bound to `127.0.0.1` on a
@@ -38,8 +39,10 @@
 #![warn(missing_docs)]
 
 mod blackhole;
+mod logs;
 mod otlp;
 mod peers;
+mod prometheus;
 mod promtool;
 mod sentry;
 mod status;
@@ -48,8 +51,10 @@ mod status;
 mod test_http;
 
 pub use blackhole::{Blackhole, refused_url};
+pub use logs::LogCapture;
 pub use otlp::{OtlpReceiver, ReceivedSpan, spans_from_export_request};
 pub use peers::peers_dir;
+pub use prometheus::{Prometheus, prometheus_binary};
 pub use promtool::{promtool, promtool_check_metrics};
 pub use sentry::SentryReceiver;
 pub use status::{RecordedRequest, StatusServer};

@@ -413,13 +413,13 @@ pub const GLIMPSE_TELEMETRY_SPANS: MetricDef = def(
     None,
     Group::Core,
 );
-/// Error events sent to GlitchTip, by outcome.
+/// Error events for GlitchTip, by outcome (`captured`, or `dropped` when the queue was full).
 pub const GLIMPSE_TELEMETRY_ERROR_EVENTS: MetricDef = def(
     "glimpse_telemetry_error_events",
     Kind::Counter,
     None,
-    "Error events captured for GlitchTip.",
-    &[],
+    "Error events for GlitchTip, by outcome: captured, or dropped (reporter queue full).",
+    &["outcome"],
     None,
     Group::Core,
 );
