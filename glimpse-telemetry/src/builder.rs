@@ -468,6 +468,21 @@ impl Builder {
             LogFormat::Pretty => (None, None),
         };
 
+        // Bound before anything global is installed: a taken port leaves the process untouched.
+        let mut metrics_addr = None;
+        #[cfg(feature = "metrics-server")]
+        if let (Some(addr), Some(rt)) = (config.metrics_addr, &runtime) {
+            metrics_addr = Some(metrics::server::start(addr, rt)?);
+        }
+        #[cfg(not(feature = "metrics-server"))]
+        if let Some(addr) = config.metrics_addr {
+            return Err(Error::invalid(
+                "GLIMPSE_METRICS_ADDR",
+                addr.to_string(),
+                "unset: this build of glimpse-telemetry has no `metrics-server` feature",
+            ));
+        }
+
         // The subscriber.
         #[cfg(feature = "sentry")]
         let errors_on = sentry_guard.is_some();
@@ -513,20 +528,6 @@ impl Builder {
             );
         }
         crate::errors::install_panic_hook();
-
-        let mut metrics_addr = None;
-        #[cfg(feature = "metrics-server")]
-        if let (Some(addr), Some(rt)) = (config.metrics_addr, &runtime) {
-            metrics_addr = Some(metrics::server::start(addr, rt)?);
-        }
-        #[cfg(not(feature = "metrics-server"))]
-        if let Some(addr) = config.metrics_addr {
-            return Err(Error::invalid(
-                "GLIMPSE_METRICS_ADDR",
-                addr.to_string(),
-                "unset: this build of glimpse-telemetry has no `metrics-server` feature",
-            ));
-        }
 
         tracing::info!(
             target: "glimpse_telemetry",

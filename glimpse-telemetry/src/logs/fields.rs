@@ -55,7 +55,7 @@ impl SpanFields {
     }
 }
 
-/// Keys the log schema owns; a field with one of these names is written as `fields.<name>`.
+/// Keys the log schema owns; a field with one of these names is written as `fields_<name>`.
 pub(crate) const RESERVED: &[&str] = &[
     "timestamp",
     "level",
@@ -90,7 +90,7 @@ impl FieldVisitor<'_> {
         self.entries.retain(|(k, _, _)| *k != name);
         let start = self.out.len() as u32;
         if RESERVED.contains(&name) {
-            json::write_key(self.out, &format!("fields.{name}"));
+            json::write_key(self.out, &format!("fields_{name}"));
         } else {
             json::write_key(self.out, name);
         }

@@ -14,7 +14,7 @@
 //!   `target`;
 //! - then every field of the event and of its spans, innermost first, each key once, dots in
 //!   keys written as `_` (so `error.type` cannot clash with an `error` string in Elasticsearch).
-//!   A field named like a schema key is written as `fields.<name>`.
+//!   A field named like a schema key is written as `fields_<name>`.
 //!
 //! Values of secret-looking keys are `"[REDACTED]"` and card numbers are masked anywhere (see
 //! [`redact`](crate::redact)). `docs/log-schema.md` describes the schema; [`audit`] has the

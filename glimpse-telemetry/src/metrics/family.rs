@@ -236,6 +236,13 @@ impl<M: Metric> Collector for FamilyCollector<M> {
             M::TYPE,
         )?;
         let series = inner.series.read().unwrap_or_else(|e| e.into_inner());
+        if inner.desc.label_keys.is_empty() {
+            // One series and no labels: `name 0`, not `name{} 0`.
+            return match series.values().next() {
+                Some(m) => m.encode(metric),
+                None => Ok(()),
+            };
+        }
         for (key, m) in series.iter() {
             let labels = SeriesLabels {
                 keys: &inner.desc.label_keys,
