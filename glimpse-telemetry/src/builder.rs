@@ -320,7 +320,8 @@ impl Builder {
         Ok(c)
     }
 
-    /// Starts everything and installs the global `tracing` subscriber.
+    /// Starts everything and installs it process-wide: the global `tracing` subscriber, the
+    /// OpenTelemetry tracer provider and propagator, and the panic hook.
     ///
     /// # Errors
     /// See [`init`](crate::init).
@@ -328,7 +329,19 @@ impl Builder {
         if INITIALIZED.swap(true, Ordering::SeqCst) {
             return Err(Error::AlreadyInitialized);
         }
-        let result = self.start();
+        let result = self.assemble().and_then(|a| {
+            // Past this point things are global.
+            tracing::dispatcher::set_global_default(a.dispatch.clone())
+                .map_err(|_| Error::SubscriberAlreadySet)?;
+            propagation::set(&a.propagators);
+            if let Some(p) = &a.guard.provider {
+                opentelemetry::global::set_tracer_provider(p.clone());
+                opentelemetry::global::set_text_map_propagator(global_propagator(&a.propagators));
+            }
+            crate::errors::install_panic_hook();
+            a.announce();
+            Ok(a.guard)
+        });
         if result.is_err() {
             // Nothing global was installed: a corrected second attempt may succeed.
             INITIALIZED.store(false, Ordering::SeqCst);
@@ -336,7 +349,32 @@ impl Builder {
         result
     }
 
-    fn start(mut self) -> Result<TelemetryGuard, Error> {
+    /// Starts everything but installs nothing process-wide: returns the `tracing` dispatcher to
+    /// use where you choose (`tracing::dispatcher::with_default`, `WithSubscriber`), for tests,
+    /// benchmarks or a component with telemetry of its own. Can be called any number of times.
+    ///
+    /// GlitchTip reporting is the exception: with a DSN, the sentry crate binds its client to
+    /// the process-wide hub in both cases.
+    ///
+    /// ```
+    /// let (dispatch, guard) = glimpse_telemetry::builder()
+    ///     .disable_traces()
+    ///     .log_writer(std::io::sink())
+    ///     .build()?;
+    /// tracing::dispatcher::with_default(&dispatch, || tracing::info!("only this block"));
+    /// drop(guard);
+    /// # Ok::<(), glimpse_telemetry::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`init`](crate::init), except that it is never [`Error::AlreadyInitialized`].
+    pub fn build(self) -> Result<(tracing::Dispatch, TelemetryGuard), Error> {
+        let a = self.assemble()?;
+        tracing::dispatcher::with_default(&a.dispatch, || a.announce());
+        Ok((a.dispatch, a.guard))
+    }
+
+    fn assemble(mut self) -> Result<Assembled, Error> {
         let config = self.resolved_config()?;
         let filter = directives(&config.log_filter);
         TelemetryFilter::new(&filter)?; // validate before starting anything
@@ -502,52 +540,78 @@ impl Builder {
             errors: errors_on,
         }
         .build(std::mem::take(&mut self.layers))?;
-        let subscriber = tracing_subscriber::registry().with(layers);
-
-        // Past this point things are global; a failure here leaves a usable process.
-        tracing::subscriber::set_global_default(subscriber)
-            .map_err(|_| Error::SubscriberAlreadySet)?;
-        propagation::set(&config.propagators);
-        if let Some(p) = &provider {
-            opentelemetry::global::set_tracer_provider(p.clone());
-            let mut list: Vec<
-                Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>,
-            > = Vec::new();
-            if config.propagators.contains(&"tracecontext") {
-                list.push(Box::new(
-                    opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-                ));
-            }
-            if config.propagators.contains(&"baggage") {
-                list.push(Box::new(
-                    opentelemetry_sdk::propagation::BaggagePropagator::new(),
-                ));
-            }
-            opentelemetry::global::set_text_map_propagator(
-                opentelemetry::propagation::TextMapCompositePropagator::new(list),
-            );
-        }
-        crate::errors::install_panic_hook();
-
-        tracing::info!(
-            target: "glimpse_telemetry",
-            service_version = identity.version.as_deref().unwrap_or(""),
-            environment = identity.environment,
-            traces = if provider.is_some() { "on" } else { "off" },
-            traces_endpoint = %if provider.is_some() { config.traces_endpoint() } else { String::new() },
-            errors = if errors_on { "glitchtip" } else { "off" },
-            metrics_addr = %metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
-            "telemetry started"
-        );
-
-        Ok(TelemetryGuard {
-            provider,
-            #[cfg(feature = "sentry")]
-            sentry: sentry_guard,
-            logs: sink.zip(writer_thread),
-            runtime,
-            timeout: config.shutdown_timeout,
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+        let announcement = Announcement {
+            version: identity.version.clone().unwrap_or_default(),
+            environment: identity.environment,
+            traces_endpoint: provider.as_ref().map(|_| config.traces_endpoint()),
+            errors: errors_on,
             metrics_addr,
+        };
+
+        Ok(Assembled {
+            dispatch,
+            propagators: config.propagators.clone(),
+            announcement,
+            guard: TelemetryGuard {
+                provider,
+                #[cfg(feature = "sentry")]
+                sentry: sentry_guard,
+                logs: sink.zip(writer_thread),
+                runtime,
+                timeout: config.shutdown_timeout,
+                metrics_addr,
+            },
         })
     }
+}
+
+/// Everything `init` and `build` start, before anything is installed.
+struct Assembled {
+    dispatch: tracing::Dispatch,
+    guard: TelemetryGuard,
+    propagators: Vec<&'static str>,
+    announcement: Announcement,
+}
+
+/// What the first log line says about the telemetry itself.
+struct Announcement {
+    version: String,
+    environment: &'static str,
+    traces_endpoint: Option<String>,
+    errors: bool,
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl Assembled {
+    fn announce(&self) {
+        let a = &self.announcement;
+        tracing::info!(
+            target: "glimpse_telemetry",
+            service_version = %a.version,
+            environment = a.environment,
+            traces = if a.traces_endpoint.is_some() { "on" } else { "off" },
+            traces_endpoint = %a.traces_endpoint.as_deref().unwrap_or(""),
+            errors = if a.errors { "glitchtip" } else { "off" },
+            metrics_addr = %a.metrics_addr.map(|a| a.to_string()).unwrap_or_default(),
+            "telemetry started"
+        );
+    }
+}
+
+/// OpenTelemetry's global propagator, for code that uses the OpenTelemetry API directly.
+fn global_propagator(names: &[&str]) -> opentelemetry::propagation::TextMapCompositePropagator {
+    let mut list: Vec<Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>> =
+        Vec::new();
+    if names.contains(&"tracecontext") {
+        list.push(Box::new(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        ));
+    }
+    if names.contains(&"baggage") {
+        list.push(Box::new(
+            opentelemetry_sdk::propagation::BaggagePropagator::new(),
+        ));
+    }
+    opentelemetry::propagation::TextMapCompositePropagator::new(list)
 }

@@ -8,7 +8,10 @@ fn variables_in(text: &str) -> BTreeSet<String> {
         let rest = &text[i + 1..];
         let Some(end) = rest.find('"') else { continue };
         let word = &rest[..end];
-        let is_var = ["OTEL_", "GLIMPSE_", "SENTRY_"].iter().any(|p| word.starts_with(p)) || word == "RUST_LOG";
+        let is_var = ["OTEL_", "GLIMPSE_", "SENTRY_"]
+            .iter()
+            .any(|p| word.starts_with(p))
+            || word == "RUST_LOG";
         if is_var && word.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') {
             out.insert(word.to_owned());
         }
@@ -31,6 +34,9 @@ fn configuration_doc_lists_every_variable_read() {
         .collect();
     let undocumented: Vec<_> = read.difference(&table).collect();
     let stale: Vec<_> = table.difference(&read).collect();
-    assert!(undocumented.is_empty(), "read but not in docs/configuration.md: {undocumented:?}");
+    assert!(
+        undocumented.is_empty(),
+        "read but not in docs/configuration.md: {undocumented:?}"
+    );
     assert!(stale.is_empty(), "documented but not read: {stale:?}");
 }
