@@ -46,6 +46,8 @@ pub const DEFAULT_SECRET_KEYS: &[&str] = &[
 #[derive(Clone, Debug)]
 pub struct Redactor {
     keys: Vec<String>,
+    /// Tells apart redactors with different key lists in per-thread caches.
+    id: u64,
 }
 
 impl Default for Redactor {
@@ -67,7 +69,16 @@ impl Redactor {
                 .map(|k| normalize(k.as_ref()).into_owned())
                 .filter(|k| !k.is_empty()),
         );
-        Redactor { keys }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        Redactor {
+            keys,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// An identity for caches: redactors built separately may have different key lists.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
     }
 
     /// Whether values under this key must not be written.

@@ -68,6 +68,99 @@ pub(crate) const RESERVED: &[&str] = &[
     "target",
 ];
 
+/// What the writer does with a field, decided once per field name (field names are
+/// `&'static str`s of their callsite, so the answer is cached by address).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FieldClass {
+    /// Written as is.
+    Plain,
+    /// Written with a value of `"[REDACTED]"`.
+    Secret,
+    /// Named like a schema key: written as `fields_<name>`.
+    Reserved,
+    /// `otel.*` and `log.*`: instructions for other layers, not written.
+    Skipped,
+    /// `request_id` or `user_id`: kept aside for `requestId`/`userId`.
+    Id,
+}
+
+fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
+    if name.starts_with("otel.") || name.starts_with("log.") {
+        FieldClass::Skipped
+    } else if name == REQUEST_ID_FIELD || name == USER_ID_FIELD {
+        FieldClass::Id
+    } else if RESERVED.contains(&name) {
+        FieldClass::Reserved
+    } else if redactor.is_secret_key(name) {
+        FieldClass::Secret
+    } else {
+        FieldClass::Plain
+    }
+}
+
+/// One slot of the per-thread field cache: a field name (by address), its class and its
+/// rendered `"key":`.
+struct Slot {
+    redactor: u64,
+    ptr: usize,
+    len: usize,
+    class: FieldClass,
+    key: Box<str>,
+}
+
+const SLOTS: usize = 512;
+
+/// Classifies `name` and appends its rendered `"key":` to `out` (for written classes), through
+/// a direct-mapped per-thread cache: a collision only costs a recomputation, and the cache
+/// cannot grow.
+fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut String) -> FieldClass {
+    thread_local! {
+        static CACHE: std::cell::RefCell<Vec<Option<Slot>>> = std::cell::RefCell::new((0..SLOTS).map(|_| None).collect());
+    }
+    let ptr = name.as_ptr() as usize;
+    let index = (ptr ^ (ptr >> 9) ^ name.len()) % SLOTS;
+    CACHE.with(|cache| {
+        let Ok(mut cache) = cache.try_borrow_mut() else {
+            return render(classify_uncached(redactor, name), name, out);
+        };
+        match &cache[index] {
+            Some(slot)
+                if slot.ptr == ptr && slot.len == name.len() && slot.redactor == redactor.id() =>
+            {
+                out.push_str(&slot.key);
+                slot.class
+            }
+            _ => {
+                let class = classify_uncached(redactor, name);
+                let mut key = String::new();
+                render(class, name, &mut key);
+                out.push_str(&key);
+                cache[index] = Some(Slot {
+                    redactor: redactor.id(),
+                    ptr,
+                    len: name.len(),
+                    class,
+                    key: key.into_boxed_str(),
+                });
+                class
+            }
+        }
+    })
+}
+
+fn render(class: FieldClass, name: &str, out: &mut String) -> FieldClass {
+    match class {
+        FieldClass::Skipped | FieldClass::Id => {}
+        FieldClass::Reserved => {
+            out.push_str("\"fields_");
+            out.push_str(name);
+            out.push_str("\":");
+        }
+        FieldClass::Plain | FieldClass::Secret => json::write_key(out, name),
+    }
+    class
+}
+
 /// Renders fields as JSON fragments. Used for span fields (into [`SpanFields`]) and for event
 /// fields (straight into the line being written).
 pub(crate) struct FieldVisitor<'a> {
@@ -81,21 +174,20 @@ pub(crate) struct FieldVisitor<'a> {
 }
 
 impl FieldVisitor<'_> {
-    /// Starts a fragment for `field`, or returns false when the field is handled otherwise.
-    fn begin(&mut self, field: &Field) -> bool {
+    /// Starts a fragment for `field` and says how to write its value; `None` when the field is
+    /// not written as a fragment.
+    fn begin(&mut self, field: &Field) -> Option<FieldClass> {
         let name = field.name();
-        if name.starts_with("otel.") || name.starts_with("log.") {
-            return false;
+        if !self.entries.is_empty() {
+            self.entries.retain(|(k, _, _)| *k != name);
         }
-        self.entries.retain(|(k, _, _)| *k != name);
         let start = self.out.len() as u32;
-        if RESERVED.contains(&name) {
-            json::write_key(self.out, &format!("fields_{name}"));
-        } else {
-            json::write_key(self.out, name);
+        let class = classify_and_write_key(self.redactor, name, self.out);
+        if matches!(class, FieldClass::Skipped | FieldClass::Id) {
+            return None;
         }
         self.entries.push((name, start, start));
-        true
+        Some(class)
     }
 
     fn end(&mut self) {
@@ -128,13 +220,19 @@ impl FieldVisitor<'_> {
             *slot = Some(value[..end].into());
             return;
         }
-        if !self.begin(field) {
-            return;
+        match self.begin(field) {
+            None => return,
+            Some(FieldClass::Secret) => json::write_str(self.out, REDACTED),
+            Some(_) => json::write_str(self.out, &self.redactor.mask(value)),
         }
-        if self.redactor.is_secret_key(field.name()) {
-            json::write_str(self.out, REDACTED);
-        } else {
-            json::write_str(self.out, &self.redactor.mask(value));
+        self.end();
+    }
+
+    fn record_number(&mut self, field: &Field, write: impl FnOnce(&mut String)) {
+        match self.begin(field) {
+            None => return,
+            Some(FieldClass::Secret) => json::write_str(self.out, REDACTED),
+            Some(_) => write(self.out),
         }
         self.end();
     }
@@ -169,42 +267,24 @@ impl Visit for FieldVisitor<'_> {
         if self.id_slot(field.name()).is_some() || field.name() == "message" {
             return self.record_text(field, itoa::Buffer::new().format(value));
         }
-        if self.begin(field) {
-            if self.redactor.is_secret_key(field.name()) {
-                json::write_str(self.out, REDACTED);
-            } else {
-                json::write_i64(self.out, value);
-            }
-            self.end();
-        }
+        self.record_number(field, |out| json::write_i64(out, value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
         if self.id_slot(field.name()).is_some() || field.name() == "message" {
             return self.record_text(field, itoa::Buffer::new().format(value));
         }
-        if self.begin(field) {
-            if self.redactor.is_secret_key(field.name()) {
-                json::write_str(self.out, REDACTED);
-            } else {
-                json::write_u64(self.out, value);
-            }
-            self.end();
-        }
+        self.record_number(field, |out| json::write_u64(out, value));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.begin(field) {
-            json::write_f64(self.out, value);
-            self.end();
-        }
+        self.record_number(field, |out| json::write_f64(out, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.begin(field) {
-            self.out.push_str(if value { "true" } else { "false" });
-            self.end();
-        }
+        self.record_number(field, |out| {
+            out.push_str(if value { "true" } else { "false" })
+        });
     }
 }
 

@@ -14,6 +14,20 @@ pub(crate) const MAX_VALUE_LEN: usize = 8 * 1024;
 
 const TRUNCATED: &str = "…[truncated]";
 
+/// Bytes that cannot appear raw inside a JSON string (control characters, quote, backslash, DEL).
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[0x7f] = true;
+    t
+};
+
 /// Appends `s` as a JSON string (with quotes), escaped and capped at [`MAX_VALUE_LEN`].
 pub(crate) fn write_str(out: &mut String, s: &str) {
     out.push('"');
@@ -34,21 +48,23 @@ pub(crate) fn write_escaped(out: &mut String, s: &str, budget: usize) -> bool {
     };
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f | 0x7f => "",
-            _ => continue,
-        };
+    // Most values need no escaping: find the next byte that does with a table lookup per byte,
+    // and copy the runs in between whole.
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+    {
+        let i = start + offset;
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{:04x}", b);
-        } else {
-            out.push_str(esc);
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b => {
+                let _ = write!(out, "\\u{:04x}", b);
+            }
         }
         start = i + 1;
     }

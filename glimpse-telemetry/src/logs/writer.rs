@@ -4,8 +4,10 @@
 //! dedicated thread swaps the buffer out and writes it in one call. When stdout cannot keep up
 //! (a full pipe, a stalled shipper) the buffer stops at [`MAX_BUFFERED`] and further lines are
 //! dropped and counted in `glimpse_telemetry_log_lines_dropped_total`, instead of blocking or
-//! growing memory. The writer thread is only woken when it sleeps, so a busy service pays no
-//! system call per line.
+//! growing memory. Waking a thread costs a system call (microseconds, more than formatting the
+//! line), so the writer is only woken when the buffer goes from empty to not empty, and then
+//! waits [`COALESCE`] before writing, collecting the lines that arrive meanwhile: at most one
+//! wake-up per [`COALESCE`], however busy the service.
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -16,6 +18,9 @@ use crate::metrics::Counter;
 
 /// Bytes of log lines held while the output is slow; past this, lines are dropped and counted.
 pub(crate) const MAX_BUFFERED: usize = 8 * 1024 * 1024;
+
+/// How long the writer collects lines after being woken; also the most a line waits.
+pub(crate) const COALESCE: Duration = Duration::from_millis(5);
 
 struct State {
     buf: Vec<u8>,
@@ -157,6 +162,12 @@ fn run(shared: &Shared) {
             st.writer_idle = false;
             if st.buf.is_empty() && st.closed {
                 return;
+            }
+            if !st.closed {
+                // Let more lines arrive before writing (producers do not wake us meanwhile).
+                drop(st);
+                std::thread::sleep(COALESCE);
+                st = lock(&shared.state);
             }
             std::mem::swap(&mut st.buf, &mut batch);
         }
