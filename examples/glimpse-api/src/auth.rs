@@ -1,0 +1,73 @@
+//! A stand-in for real authentication: the caller names themselves in `x-user-id`. What matters
+//! here is what a real auth layer does next: tell telemetry who the user is, so every later log
+//! line, span and GlitchTip event of the request carries the user.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use glimpse_telemetry::metrics::business;
+
+use crate::routes::AppState;
+
+/// The authenticated caller, if any (from the request's extensions).
+#[derive(Clone, Debug, Default)]
+pub struct Caller(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(parts.extensions.get::<Caller>().cloned().unwrap_or_default())
+    }
+}
+
+/// Reads `x-user-id`, records the user on the request span and counts them as active.
+pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let user = req
+        .headers()
+        .get("x-user-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        .map(str::to_owned);
+    if let Some(id) = &user {
+        glimpse_telemetry_axum::set_user_id(id);
+        state.active.seen(id);
+    }
+    req.extensions_mut().insert(Caller(user));
+    next.run(req).await
+}
+
+/// Distinct users seen in the last five minutes, reported as `glimpse_active_users`.
+pub struct ActiveUsers {
+    seen: Mutex<HashMap<String, Instant>>,
+}
+
+const WINDOW: Duration = Duration::from_secs(300);
+/// Enough for a demo; a real service would use a sketch (HyperLogLog) or its session store.
+const MAX_TRACKED: usize = 100_000;
+
+impl ActiveUsers {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        ActiveUsers { seen: Mutex::new(HashMap::new()) }
+    }
+
+    fn seen(&self, id: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() < MAX_TRACKED || seen.contains_key(id) {
+            seen.insert(id.to_owned(), Instant::now());
+        }
+    }
+
+    /// Forgets users not seen within the window and updates the gauge.
+    pub fn refresh(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|_, at| at.elapsed() < WINDOW);
+        business::set_active_users(seen.len() as i64);
+    }
+}

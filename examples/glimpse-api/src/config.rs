@@ -1,0 +1,40 @@
+//! The service's own settings, from the environment; telemetry reads its own variables.
+
+use std::net::SocketAddr;
+
+/// Where the service listens and what it talks to.
+pub struct Settings {
+    /// `GLIMPSE_API_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `GLIMPSE_OPS_ADDR`: serve `/metrics` and the health checks there instead of on `addr`.
+    pub ops_addr: Option<SocketAddr>,
+    /// `DATABASE_URL`, default an embedded SQLite file `glimpse-api.db`.
+    pub database_url: String,
+}
+
+impl Settings {
+    /// Reads the variables; a bad value is an error naming it.
+    pub fn from_env() -> Result<Settings, String> {
+        let addr = parse_addr("GLIMPSE_API_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let ops_addr = parse_addr("GLIMPSE_OPS_ADDR")?;
+        let database_url = std::env::var("DATABASE_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "sqlite://glimpse-api.db?mode=rwc".to_owned());
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+            return Err(format!("invalid value {database_url:?} for DATABASE_URL: expected a sqlite: or postgres:// URL"));
+        }
+        Ok(Settings { addr, ops_addr, database_url })
+    }
+}
+
+fn parse_addr(var: &str) -> Result<Option<SocketAddr>, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("invalid value {v:?} for {var}: expected an address such as 127.0.0.1:8080")),
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,76 @@
+//! `glimpse-api`: a small Glimpse backend (users, matches, a WebSocket chat, payments) that uses
+//! glimpse-telemetry exactly as a service would: one `init!()`, one layer, the instrumented
+//! pool, the business metrics. Run it with `cargo run -p glimpse-api`; see docs/quickstart.md.
+
+use glimpse_telemetry::tracing;
+mod auth;
+mod config;
+mod db;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use glimpse_telemetry_axum::ops::Ops;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let telemetry = glimpse_telemetry::init!()?;
+    let settings = config::Settings::from_env()?;
+
+    let db = db::Db::connect(&settings.database_url).await?;
+    let state = routes::AppState {
+        db: db.clone(),
+        chat: tokio::sync::broadcast::channel(256).0,
+        active: Arc::new(auth::ActiveUsers::new()),
+    };
+    let active = state.active.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            active.refresh();
+        }
+    });
+
+    let ops = Ops::new().check("database", move || {
+        let db = db.clone();
+        async move { db.ping().await }
+    });
+    let mut app = routes::router(state);
+    let _ops_server = match settings.ops_addr {
+        Some(addr) => {
+            let server = ops.serve(addr).await?;
+            tracing::info!(addr = %server.local_addr(), "ops endpoints (/metrics, /healthz, /readyz) listening");
+            Some(server)
+        }
+        None => {
+            app = app.merge(ops.router());
+            None
+        }
+    };
+
+    let listener = tokio::net::TcpListener::bind(settings.addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "glimpse-api listening");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("glimpse-api stopped");
+    telemetry.shutdown()?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,80 @@
+//! The HTTP API: the router, the shared state, and the error type handlers return.
+
+mod chat;
+mod debug;
+mod matches;
+mod payments;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use glimpse_telemetry_axum::ResponseError;
+use tokio::sync::broadcast;
+
+use crate::auth;
+use crate::db::Db;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The chat room: every message sent, to every connected client.
+    pub chat: broadcast::Sender<Arc<str>>,
+    /// Who was active recently.
+    pub active: Arc<auth::ActiveUsers>,
+}
+
+/// The API routes, with the telemetry layer around everything (and the demo auth inside it,
+/// so the user it finds lands on the request span).
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/users", post(users::register))
+        .route("/users/{id}", get(users::fetch))
+        .route("/matches", post(matches::create))
+        .route("/chat", get(chat::connect))
+        .route("/payments", post(payments::process))
+        .route("/reports/slow", get(debug::slow_report))
+        .route("/debug/panic", get(debug::panic))
+        .route("/debug/error", get(debug::error))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify))
+        .layer(glimpse_telemetry_axum::layer())
+        .with_state(state)
+}
+
+/// Errors a handler returns; 5xx ones carry the cause for GlitchTip.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400
+    BadRequest(&'static str),
+    /// 404
+    NotFound(&'static str),
+    /// 500: the database failed (sqlx's instrumentation already logged and reported it).
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Database(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": msg }))).into_response(),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": format!("{what} not found") }))).into_response(),
+            ApiError::Database(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ResponseError::new(e),
+                Json(serde_json::json!({ "error": "internal error" })),
+            )
+                .into_response(),
+        }
+    }
+}
