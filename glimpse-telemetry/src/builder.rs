@@ -507,11 +507,13 @@ impl Builder {
         };
 
         // Bound before anything global is installed: a taken port leaves the process untouched.
-        let mut metrics_addr = None;
         #[cfg(feature = "metrics-server")]
-        if let (Some(addr), Some(rt)) = (config.metrics_addr, &runtime) {
-            metrics_addr = Some(metrics::server::start(addr, rt)?);
-        }
+        let metrics_addr = match (config.metrics_addr, &runtime) {
+            (Some(addr), Some(rt)) => Some(metrics::server::start(addr, rt)?),
+            _ => None,
+        };
+        #[cfg(not(feature = "metrics-server"))]
+        let metrics_addr = None;
         #[cfg(not(feature = "metrics-server"))]
         if let Some(addr) = config.metrics_addr {
             return Err(Error::invalid(

@@ -60,6 +60,7 @@ impl TelemetryFilter {
     }
 
     /// Events no more verbose than `level` (and spans as usual).
+    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
     pub(crate) fn max_event_level(mut self, level: LevelFilter) -> Self {
         self.max_event_level = level;
         self

@@ -3,7 +3,7 @@
 //!
 //! The adapters register their families from these definitions, and `docs/metrics.md`, the
 //! Prometheus alert rules and the Grafana dashboards are generated from [`ALL`] (see
-//! `cargo run -p glimpse-api --bin catalogue`), so a rule can never query a name the code
+//! `cargo run -p xtask -- gen`), so a rule can never query a name the code
 //! does not emit. Names follow the OpenTelemetry semantic conventions, translated to Prometheus
 //! (`http.server.request.duration` → `http_server_request_duration_seconds`).
 //!

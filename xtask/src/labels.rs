@@ -1,0 +1,60 @@
+//! What the values of each label are, for `docs/metrics.md`. The catalogue lists label keys
+//! only; a test checks that every key of every catalogue metric is described here, so a new
+//! label cannot reach the docs undocumented.
+
+/// The values of `label` on metric `metric` (a family name), as Markdown.
+pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
+    Some(match (metric, label) {
+        (_, "http_request_method") => {
+            "`GET`, `HEAD`, `POST`, `PUT`, `DELETE`, `PATCH`, `OPTIONS`, `CONNECT`, `TRACE`, \
+             `_OTHER` (any other method)"
+        }
+        (_, "http_route") => {
+            "the route template (`/users/{id}`), never the raw path; `unmatched` when no route \
+             matched"
+        }
+        (_, "http_response_status_code") => {
+            "the status code (`200`, `404`, `503`...); empty when the client went away before \
+             the response or the handler failed"
+        }
+        (m, "error_type") if m.starts_with("http_") => {
+            "empty on success and 4xx; the status code for 5xx (`500`, `503`...); `cancelled` \
+             when the client went away; `_OTHER` when the handler failed without a response"
+        }
+        (m, "error_type") if m.starts_with("db_") => {
+            "empty on success; the SQLSTATE or SQLite result code (`23505`, `42P01`), or a \
+             client-side kind (`pool_timed_out`, `pool_closed`, `io`, `tls`, `protocol`, \
+             `row_not_found`, `decode`, ...)"
+        }
+        (_, "url_scheme") => "`http`, `https`",
+        (_, "direction") => "`received`, `sent`",
+        (_, "message_type") => "`text`, `binary`, `ping`, `pong`, `close`",
+        (_, "websocket_close_code") => {
+            "the close code sent or received (`1000`, `1001`, `1006`, ...); `none` when the \
+             connection ended without a close frame"
+        }
+        (_, "db_system_name") => "`postgresql`, `mysql`, `mariadb`, `sqlite`",
+        (_, "db_operation_name") => {
+            "the statement's operation from a fixed list (`SELECT`, `INSERT`, `UPDATE`, \
+             `DELETE`, `BEGIN`, `COMMIT`, ...); empty when unknown"
+        }
+        (_, "db_collection_name") => {
+            "the table, only when the statement certainly touches exactly one; empty otherwise"
+        }
+        (_, "db_client_connection_pool_name") => "the pool's name (one per pool the service opens)",
+        (_, "db_client_connection_state") => "`idle`, `used`",
+        ("glimpse_payments_processed", "outcome") => "`succeeded`, `failed`",
+        ("glimpse_telemetry_spans", "outcome") => {
+            "`exported`, `failed` (the collector returned an error), `dropped` (the export \
+             queue was full)"
+        }
+        ("glimpse_telemetry_error_events", "outcome") => {
+            "`captured`, `dropped` (the reporter's queue was full)"
+        }
+        (_, "level") => "`ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`",
+        ("glimpse_telemetry_cardinality_overflow", "metric") => {
+            "the family that reached its series limit (bounded by the number of families)"
+        }
+        _ => return None,
+    })
+}
