@@ -1,1 +1,137 @@
+//! One layer on an axum router, and a Glimpse service's HTTP and WebSocket traffic is traced,
+//! measured, logged and reported, consistently with every other Glimpse service.
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let _telemetry = glimpse_telemetry::init!()?;
+//!
+//!     let app = Router::new()
+//!         .route("/users/{id}", get(|| async { "user" }))
+//!         .layer(glimpse_telemetry_axum::layer())
+//!         .merge(glimpse_telemetry_axum::ops_router()); // /metrics, /healthz, /readyz
+//!
+//!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//!     axum::serve(listener, app).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # What every request gets
+//!
+//! - **A server span** `{METHOD} {route}` (`GET /users/{id}`), child of the caller's W3C
+//!   `traceparent` (and baggage), with the semantic-convention attributes (`http.request.method`,
+//!   `http.route`, `url.scheme`, `url.path`, `http.response.status_code`, `error.type`,
+//!   `user_agent.original`, `server.address`, ...), status `ERROR` on 5xx. The response carries a
+//!   `traceparent` header, so a browser or a caller can quote the trace.
+//! - **A request id**: the caller's `x-request-id` when valid, otherwise a new UUID v7 (no system
+//!   call); on the response, on the span as `request_id` (so every log line of the request has
+//!   `requestId`), for the handler through the [`RequestId`] extractor ([`request_id`]).
+//! - **The user**, once known: [`set_user_id`] or a [`UserId`] extension, so later log lines
+//!   carry `userId` and GlitchTip events the user ([`user`]).
+//! - **RED metrics** from the core's catalogue: `http_server_request_duration_seconds` (with
+//!   trace-id exemplars), `http_server_active_requests`, `http_server_request_body_size_bytes`,
+//!   `http_server_response_body_size_bytes`, labelled `http_request_method` (`_OTHER` for unknown
+//!   methods), `http_route` (the template; `unmatched` for requests no route matched, never the
+//!   raw path), `http_response_status_code` and `error_type`. The duration runs until the response
+//!   body is finished.
+//! - **One access log line** at the end, with `method`, `route`, `path`, `http_status`,
+//!   `response_time` (ms) and `bytes`, at `INFO`, `WARN` (4xx) or `ERROR` (5xx); successful
+//!   requests can be sampled per route ([`http::access_log`] describes it).
+//! - **Errors reported once**: a panicking handler becomes a `500` and one GlitchTip event; a 5xx
+//!   response becomes one event with the method, route, request id, user and trace id, never a
+//!   header or a query string (see [`ResponseError`]).
+//!
+//! # Errors and GlitchTip
+//!
+//! With error reporting on (`SENTRY_DSN`), each request runs with its own sentry `Hub` (forked
+//! from the current one, as `sentry-tower` does): breadcrumbs of one request never appear in
+//! another's event, and the scope carries the transaction `GET /users/{id}` and the tags
+//! `http.request.method` and `http.route`; the core adds `request_id`, `trace_id` and the user from
+//! the request span. Each failed request gives exactly one event:
+//! - a handler that panics: the core's panic hook reports the panic (inside the request's span and
+//!   hub), the layer answers `500`;
+//! - a 5xx response: if anything in the request already reported (an `ERROR` log line, a panic,
+//!   `capture_error`), the request scope noticed and nothing more is sent; otherwise the access
+//!   log's `ERROR` line is the report, with the method, route, path (no query string), status and
+//!   duration, and the error's type and sources when the response carries a [`ResponseError`].
+//!
+//! No request header is ever attached to an event, so `authorization` and `cookie` cannot leak.
+//!
+//! # Runnable example
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::Request;
+//! use http_body_util::BodyExt as _;
+//! use tower::ServiceExt as _;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "user" }))
+//!     .layer(glimpse_telemetry_axum::layer());
+//!
+//! let response = app
+//!     .oneshot(Request::get("/users/42").header("x-request-id", "req-42").body(Body::empty()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(response.status(), 200);
+//! assert_eq!(response.headers()["x-request-id"], "req-42");
+//! // The request ends when its body is read (or dropped): then it is measured and logged.
+//! let body = response.into_body().collect().await.unwrap().to_bytes();
+//! assert_eq!(body, "user");
+//!
+//! let metrics = glimpse_telemetry::metrics::encode(glimpse_telemetry::metrics::Format::Text);
+//! assert!(metrics.contains(r#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/users/{id}",http_response_status_code="200",error_type=""} 1"#));
+//! # }
+//! ```
+//!
+//! # The rest
+//!
+//! - [`ops`]: `/metrics`, `/healthz`, `/readyz` with readiness checks, on the API's port or their
+//!   own ([`serve_ops`]);
+//! - [`ws`] (feature `ws`, default): instrumented WebSocket connections;
+//! - [`propagate`]: the trace context and request id on outgoing HTTP calls;
+//! - [`TelemetryLayer::builder`]: the options.
+//!
+//! # Cost
+//!
+//! Designed to add less per request than `axum-prometheus` alone: metric handles are cached per
+//! route, method and status (no label set is built or hashed on a known route), request ids come
+//! from a per-thread generator, the span's attributes are only built when it is sampled, and the
+//! response future and body are plain structs (no `Box::pin`, no lock).
+#![warn(missing_docs)]
 
+pub mod http;
+pub mod ops;
+pub mod propagate;
+mod report;
+pub mod request_id;
+pub mod user;
+#[cfg(feature = "ws")]
+pub mod ws;
+
+pub use crate::http::{
+    ResponseBody, ResponseFuture, TelemetryLayer, TelemetryLayerBuilder, TelemetryService,
+};
+pub use ops::{Ops, OpsServer, ops_router, serve_ops};
+pub use propagate::{PropagateLayer, PropagateService, inject_headers, outgoing_headers};
+pub use report::ResponseError;
+pub use request_id::RequestId;
+pub use user::{UserId, set_user_id};
+
+/// The telemetry layer with the default options; see [`TelemetryLayer::builder`] for the others.
+///
+/// ```
+/// use axum::{Router, routing::get};
+///
+/// let app: Router = Router::new()
+///     .route("/", get(|| async { "hello" }))
+///     .layer(glimpse_telemetry_axum::layer());
+/// ```
+pub fn layer() -> TelemetryLayer {
+    TelemetryLayer::new()
+}

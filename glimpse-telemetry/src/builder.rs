@@ -104,6 +104,7 @@ pub struct Builder {
     metrics_addr: Option<SocketAddr>,
     max_series: Option<usize>,
     shutdown_timeout: Option<Duration>,
+    span_event_level: Option<tracing::level_filters::LevelFilter>,
     layers: Vec<BoxedLayer>,
 }
 
@@ -242,6 +243,22 @@ impl Builder {
     /// How long shutdown may take, overriding `GLIMPSE_SHUTDOWN_TIMEOUT_MS` (default 5 s).
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// The least severe log events that are also recorded on the current span as span events
+    /// (shown in Jaeger next to the span). Default `WARN`: warnings and errors; more verbose
+    /// levels put every log line into the trace, which costs an allocation per line. Events
+    /// outside a sampled span never become span events.
+    ///
+    /// ```no_run
+    /// let _telemetry = glimpse_telemetry::builder()
+    ///     .span_event_level(glimpse_telemetry::tracing::Level::INFO)
+    ///     .init()?;
+    /// # Ok::<(), glimpse_telemetry::Error>(())
+    /// ```
+    pub fn span_event_level(mut self, level: tracing::Level) -> Self {
+        self.span_event_level = Some(level.into());
         self
     }
 
@@ -540,6 +557,9 @@ impl Builder {
             }),
             pretty: config.log_format == LogFormat::Pretty,
             errors: errors_on,
+            span_event_level: self
+                .span_event_level
+                .unwrap_or(tracing::level_filters::LevelFilter::WARN),
         }
         .build(std::mem::take(&mut self.layers))?;
         let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));

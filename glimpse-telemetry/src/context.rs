@@ -81,6 +81,42 @@ pub fn current() -> RequestContext {
     out
 }
 
+/// The ids of the span an event belongs to, read through a layer's context: inside a layer
+/// callback, [`current`] cannot see a scoped (non-global) dispatcher.
+pub(crate) fn of_event<S>(
+    event: &tracing::Event<'_>,
+    ctx: &tracing_subscriber::layer::Context<'_, S>,
+) -> RequestContext
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let mut out = RequestContext::default();
+    if let Some(scope) = ctx.event_scope(event) {
+        for span in scope {
+            let ext = span.extensions();
+            let Some(f) = ext.get::<SpanFields>() else {
+                continue;
+            };
+            if out.request_id.is_none() {
+                out.request_id = f.request_id.as_deref().map(str::to_owned);
+            }
+            if out.user_id.is_none() {
+                out.user_id = f.user_id.as_deref().map(str::to_owned);
+            }
+        }
+    }
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            out.trace_id = Some(sc.trace_id());
+            out.span_id = Some(sc.span_id());
+            out.sampled = sc.is_sampled();
+        }
+    });
+    out
+}
+
 /// Records who the user is on the nearest span in scope that declares a `user_id` field (the
 /// request span of the HTTP layer does), so every later log line carries `userId` and GlitchTip
 /// events carry the user. Returns false when no span in scope declares the field.

@@ -82,7 +82,33 @@ impl Redactor {
     }
 
     /// Whether values under this key must not be written.
+    ///
+    /// Answers are remembered per thread (by the key's text, for up to 4,096 keys), since the
+    /// same few keys come back on every span and log line.
     pub fn is_secret_key(&self, key: &str) -> bool {
+        thread_local! {
+            static SEEN: std::cell::RefCell<hashbrown::HashMap<(u64, Box<str>), bool>> =
+                std::cell::RefCell::new(hashbrown::HashMap::new());
+        }
+        let lookup = KeyRef(self.id, key);
+        if let Some(known) =
+            SEEN.with(|s| s.try_borrow().ok().and_then(|m| m.get(&lookup).copied()))
+        {
+            return known;
+        }
+        let secret = self.is_secret_key_uncached(key);
+        SEEN.with(|s| {
+            if let Ok(mut m) = s.try_borrow_mut() {
+                if m.len() >= 4096 {
+                    m.clear(); // keys from unbounded sources: start over rather than grow
+                }
+                m.insert((self.id, key.into()), secret);
+            }
+        });
+        secret
+    }
+
+    fn is_secret_key_uncached(&self, key: &str) -> bool {
         let key = normalize(key);
         self.keys.iter().any(|k| key.contains(k.as_str()))
     }
@@ -91,6 +117,16 @@ impl Redactor {
     /// there is nothing to mask, which is the common case and costs one pass over the bytes.
     pub fn mask<'a>(&self, value: &'a str) -> Cow<'a, str> {
         mask_card_numbers(value)
+    }
+}
+
+/// A borrowed `(redactor id, key)` for cache lookups without allocating.
+#[derive(Hash)]
+struct KeyRef<'a>(u64, &'a str);
+
+impl hashbrown::Equivalent<(u64, Box<str>)> for KeyRef<'_> {
+    fn equivalent(&self, key: &(u64, Box<str>)) -> bool {
+        self.0 == key.0 && self.1 == &*key.1
     }
 }
 

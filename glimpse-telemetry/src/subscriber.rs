@@ -27,11 +27,22 @@ use crate::redact::Redactor;
 pub type BoxedLayer =
     Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
 
+/// An event field that keeps an event out of the trace (it still reaches the logs): the HTTP
+/// layer's access line, for instance, repeats what the span already says.
+pub const SKIP_SPAN_EVENT_FIELD: &str = "otel.skip_event";
+
 /// The filter of the built-in layers: INFO-and-above spans always, the rest by `RUST_LOG`.
 pub(crate) struct TelemetryFilter {
     env: EnvFilter,
     events: bool,
     max_event_level: LevelFilter,
+    /// For the OpenTelemetry layer: events only inside a recording (sampled) span, and not those
+    /// marked with [`SKIP_SPAN_EVENT_FIELD`]. Turning an event into a span event allocates; for a
+    /// span that will not be exported, that work is thrown away.
+    span_events_only: bool,
+    /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
+    /// does `EnvFilter` need to see every span enter and exit, which costs a lock each time.
+    dynamic: bool,
 }
 
 impl TelemetryFilter {
@@ -48,7 +59,17 @@ impl TelemetryFilter {
             env,
             events: true,
             max_event_level: LevelFilter::TRACE,
+            span_events_only: false,
+            dynamic: directives.contains('['),
         })
+    }
+
+    /// For the OpenTelemetry layer: events become span events only at `level` or above, inside
+    /// a recording span, and unless marked with [`SKIP_SPAN_EVENT_FIELD`].
+    pub(crate) fn span_events(mut self, level: LevelFilter) -> Self {
+        self.max_event_level = level;
+        self.span_events_only = true;
+        self
     }
 
     /// Spans only.
@@ -76,7 +97,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         if meta.is_span() {
             *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
         } else {
-            self.event_allowed(meta.level()) && Filter::<S>::enabled(&self.env, meta, cx)
+            self.event_allowed(meta.level())
+                && (!self.span_events_only || current_span_is_recording())
+                && Filter::<S>::enabled(&self.env, meta, cx)
         }
     }
 
@@ -84,10 +107,18 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         if meta.is_span() && *meta.level() <= Level::INFO {
             return Interest::always();
         }
-        if !meta.is_span() && !self.event_allowed(meta.level()) {
+        if !meta.is_span()
+            && (!self.event_allowed(meta.level())
+                || (self.span_events_only && meta.fields().field(SKIP_SPAN_EVENT_FIELD).is_some()))
+        {
             return Interest::never();
         }
-        Filter::<S>::callsite_enabled(&self.env, meta)
+        let env = Filter::<S>::callsite_enabled(&self.env, meta);
+        if self.span_events_only && !meta.is_span() && env.is_always() {
+            // Whether the span records is only known per event.
+            return Interest::sometimes();
+        }
+        env
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -95,13 +126,17 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         Some(env.max(LevelFilter::INFO))
     }
 
+    // `EnvFilter` tracks spans only for span and field directives; without them its callbacks
+    // would take a lock per span operation for nothing.
     fn on_new_span(
         &self,
         attrs: &tracing::span::Attributes<'_>,
         id: &tracing::span::Id,
         ctx: Context<'_, S>,
     ) {
-        Filter::<S>::on_new_span(&self.env, attrs, id, ctx);
+        if self.dynamic {
+            Filter::<S>::on_new_span(&self.env, attrs, id, ctx);
+        }
     }
 
     fn on_record(
@@ -110,20 +145,34 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         values: &tracing::span::Record<'_>,
         ctx: Context<'_, S>,
     ) {
-        Filter::<S>::on_record(&self.env, id, values, ctx);
+        if self.dynamic {
+            Filter::<S>::on_record(&self.env, id, values, ctx);
+        }
     }
 
     fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        Filter::<S>::on_enter(&self.env, id, ctx);
+        if self.dynamic {
+            Filter::<S>::on_enter(&self.env, id, ctx);
+        }
     }
 
     fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
-        Filter::<S>::on_exit(&self.env, id, ctx);
+        if self.dynamic {
+            Filter::<S>::on_exit(&self.env, id, ctx);
+        }
     }
 
     fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
-        Filter::<S>::on_close(&self.env, id, ctx);
+        if self.dynamic {
+            Filter::<S>::on_close(&self.env, id, ctx);
+        }
     }
+}
+
+/// Whether the active OpenTelemetry span records (is sampled); cheap: a thread-local read.
+fn current_span_is_recording() -> bool {
+    use opentelemetry::trace::TraceContextExt as _;
+    opentelemetry::Context::map_current(|cx| cx.span().is_recording())
 }
 
 /// The parts of the subscriber, in the order their layers run.
@@ -138,6 +187,8 @@ pub(crate) struct Layers<'a> {
     pub(crate) tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
     pub(crate) pretty: bool,
     pub(crate) errors: bool,
+    /// The least severe level of events that become span events.
+    pub(crate) span_event_level: LevelFilter,
 }
 
 impl Layers<'_> {
@@ -161,7 +212,7 @@ impl Layers<'_> {
                     .with_threads(false)
                     .with_target(false)
                     .with_tracked_inactivity(false)
-                    .with_filter(TelemetryFilter::new(d)?)
+                    .with_filter(TelemetryFilter::new(d)?.span_events(self.span_event_level))
                     .boxed(),
             );
         }

@@ -131,6 +131,7 @@ impl Capture {
             }),
             pretty: false,
             errors: cfg!(feature = "sentry"),
+            span_event_level: tracing::level_filters::LevelFilter::WARN,
         }
         .build(Vec::new());
         // The directives were checked above, so building cannot fail; stay usable if it does.

@@ -7,6 +7,10 @@
 //! `glimpse_telemetry_spans_total{outcome}` as `exported`, `failed` or `dropped`. The first
 //! failure is logged once, and so is the recovery, never a line per attempt.
 //!
+//! Log events inside a sampled span at WARN and above also become span events (see
+//! [`Builder::span_event_level`](crate::Builder::span_event_level)); an event with the field
+//! [`SKIP_SPAN_EVENT_FIELD`] never does.
+//!
 //! Secrets are removed from span attributes and events before export (see
 //! [`redact`](crate::redact)).
 
@@ -26,6 +30,7 @@ use opentelemetry_sdk::trace::{
 use crate::config::{BatchConfig, Sampler};
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
+pub use crate::subscriber::SKIP_SPAN_EVENT_FIELD;
 
 /// The trace and span id of the current span when it is sampled (what exemplars carry).
 ///

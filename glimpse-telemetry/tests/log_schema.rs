@@ -247,3 +247,20 @@ fn audit_and_security_lines_are_tagged_for_routing() {
     assert_eq!(find("permission_change")["log_type"], "security");
     assert_eq!(find("admin_action")["log_type"], "audit");
 }
+
+#[test]
+fn error_events_under_a_scoped_dispatcher_carry_the_request_ids() {
+    let capture = Capture::new();
+    capture.run(|| {
+        let span = tracing::info_span!("request", request_id = "req-e", user_id = "user-e");
+        let _g = span.enter();
+        tracing::error!("boom");
+    });
+    let events = capture.error_events();
+    assert_eq!(events.len(), 1);
+    let e = &events[0];
+    assert_eq!(e.user.as_ref().and_then(|u| u.id.as_deref()), Some("user-e"));
+    assert_eq!(e.tags.get("request_id").map(String::as_str), Some("req-e"));
+    let line = capture.log_lines().into_iter().find(|l| l["message"] == "boom").unwrap();
+    assert_eq!(e.tags.get("trace_id").map(String::as_str), line["traceId"].as_str());
+}

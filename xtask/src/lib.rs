@@ -120,6 +120,62 @@ pub fn stale(root: &Path) -> Result<Vec<String>, Error> {
         .collect())
 }
 
+/// One PromQL expression the operations side relies on: a recording rule, an alert, or a
+/// dashboard panel's query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Where it comes from, e.g. `alert HighErrorRate` or `dashboard glimpse-app-overview.json:
+    /// Request rate`.
+    pub source: String,
+    /// The expression, with Grafana's variables (`$job`, `$__rate_interval`...) as written.
+    pub expr: String,
+    /// True when it reads a standard exporter's metrics (`node_`, `probe_`, `redis_`), which a
+    /// service alone does not emit.
+    pub external: bool,
+}
+
+/// Every rule and panel expression, for checking them against a live Prometheus.
+pub fn queries() -> Vec<Query> {
+    let external = |e: &str| ["node_", "probe_", "redis_"].iter().any(|p| e.contains(p));
+    let mut out = Vec::new();
+    for r in rules::recordings() {
+        out.push(Query {
+            source: format!("recording rule {}", r.record),
+            external: external(&r.expr),
+            expr: r.expr,
+        });
+    }
+    for a in rules::alerts() {
+        out.push(Query {
+            source: format!("alert {}", a.name),
+            external: external(&a.expr),
+            expr: a.expr,
+        });
+    }
+    for d in dashboards::all() {
+        collect_panel_queries(d.file, &d.json, &mut out, &external);
+    }
+    out
+}
+
+fn collect_panel_queries(file: &str, v: &serde_json::Value, out: &mut Vec<Query>, external: &dyn Fn(&str) -> bool) {
+    if let Some(panels) = v.get("panels").and_then(|p| p.as_array()) {
+        for panel in panels {
+            let title = panel.get("title").and_then(|t| t.as_str()).unwrap_or("");
+            for t in panel.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+                if let Some(expr) = t.get("expr").and_then(|e| e.as_str()) {
+                    out.push(Query {
+                        source: format!("dashboard {file}: {title}"),
+                        expr: expr.to_owned(),
+                        external: external(expr),
+                    });
+                }
+            }
+            collect_panel_queries(file, panel, out, external);
+        }
+    }
+}
+
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));

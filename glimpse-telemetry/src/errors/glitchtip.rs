@@ -59,7 +59,11 @@ pub(crate) fn client_options(
 /// inside the request's spans (events captured through sentry's own API get it in
 /// `before_send`; the SDK's own events before they go to the reporter thread).
 pub(super) fn enrich(event: &mut Event<'static>) {
-    let cx = crate::context::current();
+    enrich_with(event, crate::context::current());
+}
+
+/// Adds these ids to an event (what is already set wins).
+fn enrich_with(event: &mut Event<'static>, cx: crate::context::RequestContext) {
     if let Some(user_id) = cx.user_id {
         let user = event.user.get_or_insert_with(User::default);
         if user.id.is_none() {
@@ -237,7 +241,7 @@ impl<S> tracing_subscriber::Layer<S> for SentryLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         if meta.target() == PANIC_TARGET || meta.target().starts_with("sentry") {
             return; // the panic hook reports panics itself
@@ -265,7 +269,8 @@ where
             e.message = Some(f.message);
             e.logger = Some(meta.target().to_owned());
             e.extra.extend(data);
-            submit(e);
+            enrich_with(&mut e, crate::context::of_event(event, &ctx));
+            reporter::submit(e, true);
         } else {
             sentry::add_breadcrumb(Breadcrumb {
                 category: Some(meta.target().to_owned()),

@@ -1,0 +1,227 @@
+//! A quick self-check of the layer's cost per request, in-process (the official comparison with
+//! the peer crates is `glimpse-benches`). Each case is an axum router with one route
+//! `GET /users/{id}` returning a short string, called through `tower::Service::call`, its body
+//! read to the end; "added" is the case minus the bare router, measured in alternation with it
+//! (best of several rounds each) so that load from other processes affects both alike.
+//!
+//! `cargo bench -p glimpse-telemetry-axum --bench overhead`
+//!
+//! Cases, each with its telemetry built by `Builder::build` (nothing process-wide):
+//! - `no subscriber`: the layer's own work only (request id, metrics, headers, body wrapper);
+//! - `span only`: a bare router inside a layer that only creates, enters and closes a span like
+//!   the request span (what the core's subscriber costs for one span);
+//! - the three target cases: span sampled out (access log filtered out), sampled in and exported
+//!   to a dropping exporter, and sampled in with the JSON access line written to a sink.
+
+use std::hint::black_box;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use glimpse_telemetry::Config;
+use glimpse_telemetry::otel::sdk::error::OTelSdkResult;
+use glimpse_telemetry::otel::sdk::trace::{SpanData, SpanExporter};
+use http::Request;
+use http_body_util::BodyExt as _;
+use tower::Service;
+
+#[derive(Debug)]
+struct DropExporter;
+
+impl SpanExporter for DropExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+/// A layer that only does the span part (for the `span only` diagnostic).
+#[derive(Clone)]
+struct SpanOnly<S>(S);
+
+impl<S: Service<Request<Body>>> Service<Request<Body>> for SpanOnly<S>
+where
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            target: "bench",
+            parent: None,
+            "HTTP request",
+            otel.kind = "server",
+            request_id = "0193abcd-0000-7000-8000-000000000000",
+            user_id = tracing::field::Empty,
+        );
+        Box::pin(self.0.call(req).instrument(span))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bare,
+    Layered,
+    SpanOnly,
+    Excluded,
+}
+
+fn router(kind: Kind) -> Router {
+    let r = Router::new().route("/users/{id}", get(|| async { "user" }));
+    match kind {
+        Kind::Bare => r,
+        Kind::Layered => r.layer(glimpse_telemetry_axum::layer()),
+        Kind::SpanOnly => r.layer(tower::layer::layer_fn(SpanOnly)),
+        Kind::Excluded => r.layer(
+            glimpse_telemetry_axum::TelemetryLayer::builder()
+                .exclude_route("/users/{id}")
+                .build(),
+        ),
+    }
+}
+
+/// Nanoseconds per request over `n` requests.
+fn run(rt: &tokio::runtime::Runtime, app: &Router, n: u32) -> f64 {
+    rt.block_on(async {
+        let mut svc = app.clone();
+        let start = Instant::now();
+        for _ in 0..n {
+            let req: Request<Body> = Request::get("/users/42").body(Body::empty()).unwrap();
+            let ready = <Router as tower::ServiceExt<Request<Body>>>::ready(&mut svc)
+                .await
+                .unwrap();
+            let res = ready.call(req).await.unwrap();
+            black_box(res.into_body().collect().await.unwrap());
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    })
+}
+
+/// (bare, case) best of `rounds`, alternating.
+fn compare(
+    rt: &tokio::runtime::Runtime,
+    kind: Kind,
+    dispatch: &tracing::Dispatch,
+    n: u32,
+    rounds: u32,
+) -> (f64, f64) {
+    let bare_app = router(Kind::Bare);
+    let app = router(kind);
+    let (mut bare, mut case) = (f64::MAX, f64::MAX);
+    // Warm-up.
+    tracing::dispatcher::with_default(dispatch, || run(rt, &app, n / 10));
+    for _ in 0..rounds {
+        bare = bare.min(run(rt, &bare_app, n));
+        case = case.min(tracing::dispatcher::with_default(dispatch, || {
+            run(rt, &app, n)
+        }));
+    }
+    (bare, case)
+}
+
+fn report(name: &str, (bare, case): (f64, f64)) {
+    println!(
+        "{name:42} bare {bare:6.0} ns  case {case:6.0} ns  added {:+6.0} ns  x{:.2}",
+        case - bare,
+        case / bare
+    );
+}
+
+fn telemetry(sampler: &str, log: &str) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
+    glimpse_telemetry::builder()
+        .config(
+            Config::from_vars([
+                ("OTEL_SERVICE_NAME", "bench"),
+                ("OTEL_TRACES_SAMPLER", sampler),
+                ("RUST_LOG", log),
+            ])
+            .unwrap(),
+        )
+        .span_exporter(DropExporter)
+        .log_writer(std::io::sink())
+        .build()
+        .unwrap()
+}
+
+fn main() {
+    let n: u32 = std::env::var("OVERHEAD_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let rounds = 5;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // `OVERHEAD_SINGLE=<bare|excluded|nosub|spanonly|out|in|log>` runs only that case, once, for
+    // `perf stat -e instructions` (load from other processes does not change instruction counts).
+    if let Ok(single) = std::env::var("OVERHEAD_SINGLE") {
+        let (kind, t) = match single.as_str() {
+            "bare" => (Kind::Bare, None),
+            "excluded" => (Kind::Excluded, None),
+            "nosub" => (Kind::Layered, None),
+            "spanonly" => (Kind::SpanOnly, Some(telemetry("always_off", "warn"))),
+            "out" => (Kind::Layered, Some(telemetry("always_off", "warn"))),
+            "in" => (Kind::Layered, Some(telemetry("always_on", "warn"))),
+            _ => (Kind::Layered, Some(telemetry("always_on", "info"))),
+        };
+        let d = t
+            .as_ref()
+            .map_or_else(tracing::Dispatch::none, |(d, _)| d.clone());
+        let app = router(kind);
+        let ns = tracing::dispatcher::with_default(&d, || run(&rt, &app, n));
+        println!("{single}: {ns:.0} ns");
+        return;
+    }
+    // `OVERHEAD_CASE=<name>` runs one case only (for `perf record`).
+    let only = std::env::var("OVERHEAD_CASE").ok();
+    let want = |name: &str| only.as_deref().is_none_or(|o| name.starts_with(o));
+
+    if want("excluded") {
+        report(
+            "excluded route (the layer's plumbing only)",
+            compare(&rt, Kind::Excluded, &tracing::Dispatch::none(), n, rounds),
+        );
+    }
+    if want("no subscriber") {
+        report(
+            "no subscriber (the layer's own work)",
+            compare(&rt, Kind::Layered, &tracing::Dispatch::none(), n, rounds),
+        );
+    }
+    if want("span only") {
+        let (d, g) = telemetry("always_off", "warn");
+        report(
+            "span only (core subscriber, sampled out)",
+            compare(&rt, Kind::SpanOnly, &d, n, rounds),
+        );
+        drop(g);
+    }
+    for (name, sampler, log) in [
+        (
+            "sampled out (metrics, request id, span)",
+            "always_off",
+            "warn",
+        ),
+        ("sampled in, exported", "always_on", "warn"),
+        ("sampled in + JSON access log", "always_on", "info"),
+    ] {
+        if !want(name) {
+            continue;
+        }
+        let (d, g) = telemetry(sampler, log);
+        report(name, compare(&rt, Kind::Layered, &d, n, rounds));
+        g.flush();
+        drop(g);
+    }
+}

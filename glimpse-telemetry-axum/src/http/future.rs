@@ -1,0 +1,140 @@
+//! [`ResponseFuture`]: the inner service's future, polled inside the request span (and the
+//! request's GlitchTip hub), with panics turned into a `500`.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use glimpse_telemetry::sentry::Hub;
+use http::{HeaderValue, Response, StatusCode};
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use super::body::ResponseBody;
+use super::tracker::{TRACEPARENT, Tracker};
+use crate::report::ResponseError;
+use crate::user::UserId;
+
+pin_project! {
+    /// The response future of a [`TelemetryService`](crate::TelemetryService).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        tracker: Option<Box<Tracker>>,
+    }
+}
+
+impl<F> std::fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("tracked", &self.tracker.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, tracker: Option<Box<Tracker>>) -> Self {
+        ResponseFuture { inner, tracker }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let inner = this.inner;
+        let polled = match this.tracker.as_mut() {
+            Some(t) => {
+                let info = t.take_info();
+                let (first, polled) = {
+                    let _entered = t.span.enter();
+                    // The first enter started the OpenTelemetry span: read its context now.
+                    let first = info.map(|info| t.started(info));
+                    let polled = match &t.hub {
+                        Some(h) => Hub::run(h.hub.clone(), || {
+                            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+                        }),
+                        None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+                    };
+                    (first, polled)
+                };
+                if let Some(first) = first {
+                    t.set_started(first);
+                }
+                polled
+            }
+            None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+        };
+        match polled {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(Ok(response))) => {
+                Poll::Ready(Ok(on_response(response, this.tracker.take())))
+            }
+            Ok(Poll::Ready(Err(e))) => {
+                if let Some(mut t) = this.tracker.take() {
+                    t.failed = true;
+                }
+                Poll::Ready(Err(e))
+            }
+            Err(_panic) => {
+                // The core's panic hook has logged and reported it, from inside the request span.
+                let mut response = Response::new(ResponseBody::empty());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                if let Some(mut t) = this.tracker.take() {
+                    t.panicked = true;
+                    t.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
+                    set_headers(&mut t, response.headers_mut());
+                }
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+/// `x-request-id` (unless the handler set one) and `traceparent` on the response. Moves the
+/// values out of the tracker: nothing needs them after the response.
+fn set_headers(t: &mut Tracker, headers: &mut http::HeaderMap) {
+    let id = std::mem::replace(&mut t.request_id, HeaderValue::from_static(""));
+    if let Ok(http::header::Entry::Vacant(slot)) =
+        headers.try_entry(t.route.config.request_id_header.clone())
+    {
+        slot.insert(id);
+    }
+    if let Some(tp) = t.traceparent.take() {
+        headers.insert(TRACEPARENT, tp);
+    }
+}
+
+fn on_response<B: Body>(
+    mut response: Response<B>,
+    tracker: Option<Box<Tracker>>,
+) -> Response<ResponseBody<B>> {
+    let Some(mut t) = tracker else {
+        return response.map(ResponseBody::passthrough);
+    };
+    t.status = Some(response.status());
+    if let Some(user) = response.extensions().get::<UserId>() {
+        t.span
+            .record(glimpse_telemetry::logs::USER_ID_FIELD, user.as_str());
+    }
+    if let Some(e) = response.extensions().get::<ResponseError>() {
+        t.error = Some(e.clone());
+    }
+    set_headers(&mut t, response.headers_mut());
+    let (parts, body) = response.into_parts();
+    let body = if body.is_end_stream() {
+        // Nothing more will happen: finish now (hyper may never poll an empty body).
+        drop(t);
+        ResponseBody::passthrough(body)
+    } else {
+        let streaming = body.size_hint().exact().is_none();
+        ResponseBody::tracked(body, t, streaming)
+    };
+    Response::from_parts(parts, body)
+}

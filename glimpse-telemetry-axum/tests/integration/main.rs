@@ -1,0 +1,14 @@
+//! Integration tests: a real server on an ephemeral loopback port, real clients, the real peers
+//! (OTLP receiver, Sentry envelope receiver, promtool) of `glimpse-tests`.
+//!
+//! Run with nextest (`cargo nextest run -p glimpse-telemetry-axum`): each test is its own process,
+//! so each initialises telemetry once.
+
+mod capture;
+mod common;
+mod errors;
+mod http;
+mod ops;
+mod propagate;
+#[cfg(feature = "ws")]
+mod ws;

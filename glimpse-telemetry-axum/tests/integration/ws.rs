@@ -1,0 +1,241 @@
+//! WebSocket connections through a real client (tokio-tungstenite) over loopback.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::response::Response;
+use axum::routing::get;
+use futures_util::{SinkExt as _, StreamExt as _};
+use glimpse_telemetry::otel::Key;
+use glimpse_telemetry_axum::ws::{Message, WebSocket, WebSocketUpgrade};
+use tokio_tungstenite::tungstenite::Message as ClientMessage;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::common::*;
+
+async fn echo(mut socket: WebSocket) {
+    while let Some(Ok(msg)) = socket.recv().await {
+        match msg {
+            Message::Text(t) => {
+                tracing::info!(len = t.len(), "ws text");
+                if socket.send(Message::Text(t)).await.is_err() {
+                    break;
+                }
+            }
+            Message::Binary(b) => {
+                if socket.send(Message::Binary(b)).await.is_err() {
+                    break;
+                }
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
+        }
+    }
+}
+
+fn app() -> Router {
+    Router::new()
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade| async move {
+                glimpse_telemetry_axum::set_user_id("ws-user");
+                ws.on_upgrade(echo)
+            }),
+        )
+        .route(
+            "/ws-panic",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket: WebSocket| async move {
+                    let _ = socket.recv().await;
+                    panic!("ws handler panicked");
+                })
+            }),
+        )
+        .route(
+            "/ws-hangup",
+            get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
+        )
+        .layer(glimpse_telemetry_axum::layer())
+}
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (
+    tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    axum::http::Response<Option<Vec<u8>>>,
+) {
+    let mut req = format!("ws://{addr}{path}").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("traceparent", traceparent().parse().unwrap());
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio_tungstenite::client_async(req, stream).await.unwrap()
+}
+
+fn active(route: &str) -> f64 {
+    metric(
+        "websocket_server_active_connections",
+        &[("http_route", route)],
+    )
+    .unwrap_or(0.0)
+}
+
+/// Messages, sizes, close codes, duration and the connection span (in the upgrade's trace), and
+/// log lines of the connection carrying the upgrade's `requestId`, `userId` and `traceId`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connections_are_measured_traced_and_logged() {
+    let t = init(Options::default());
+    let addr = serve(app()).await;
+
+    let (mut ws, upgrade) = connect(addr, "/ws").await;
+    assert_eq!(upgrade.status(), 101);
+    let rid = upgrade.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let tp = upgrade.headers()["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let upgrade_span = tp.split('-').nth(2).unwrap().to_owned();
+    assert!(tp.contains(TRACE_ID));
+    assert!(eventually(Duration::from_secs(5), || active("/ws") == 1.0).await);
+
+    ws.send(ClientMessage::text("hello")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        ClientMessage::text("hello")
+    );
+    ws.send(ClientMessage::binary(vec![1u8, 2, 3]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        ClientMessage::binary(vec![1u8, 2, 3])
+    );
+    ws.close(Some(CloseFrame {
+        code: CloseCode::Normal,
+        reason: "bye".into(),
+    }))
+    .await
+    .unwrap();
+    while ws.next().await.is_some() {}
+
+    assert!(eventually(Duration::from_secs(5), || active("/ws") == 0.0).await);
+    let count = |direction: &str, kind: &str| {
+        metric(
+            "websocket_server_messages_total",
+            &[
+                ("http_route", "/ws"),
+                ("direction", direction),
+                ("message_type", kind),
+            ],
+        )
+    };
+    assert_eq!(count("received", "text"), Some(1.0));
+    assert_eq!(count("received", "binary"), Some(1.0));
+    assert_eq!(count("received", "close"), Some(1.0));
+    assert_eq!(count("sent", "text"), Some(1.0));
+    assert_eq!(count("sent", "binary"), Some(1.0));
+    assert_eq!(
+        metric(
+            "websocket_server_message_size_bytes_sum",
+            &[("http_route", "/ws"), ("direction", "received")]
+        ),
+        Some(8.0)
+    );
+    assert_eq!(
+        metric(
+            "websocket_server_closes_total",
+            &[("http_route", "/ws"), ("websocket_close_code", "1000")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            "websocket_server_connection_duration_seconds_count",
+            &[("http_route", "/ws")]
+        ),
+        Some(1.0)
+    );
+
+    let line = t.wait_for_line(Duration::from_secs(5), |l| l["message"] == "ws text");
+    assert_eq!(line["requestId"], rid.as_str());
+    assert_eq!(line["userId"], "ws-user");
+    assert_eq!(line["traceId"], TRACE_ID);
+    let closed = t.wait_for_line(Duration::from_secs(5), |l| {
+        l["message"] == "websocket closed"
+    });
+    assert_eq!(closed["requestId"], rid.as_str());
+    assert_eq!(closed["close_code"], "1000");
+    assert_eq!(closed["messages_received"], 3);
+    assert_eq!(closed["messages_sent"], 2);
+    assert_eq!(closed["http_route"], "/ws");
+    // The upgrade itself is one access line (101).
+    assert_eq!(t.access_line(&rid)["http_status"], 101);
+
+    let span = t.wait_for_span(Duration::from_secs(5), |s| s.name == "WS /ws");
+    assert_eq!(span.span_context.trace_id().to_string(), TRACE_ID);
+    assert_eq!(span.parent_span_id.to_string(), upgrade_span);
+    let close_code = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == Key::from_static_str("websocket.close_code"))
+        .map(|kv| kv.value.as_str().into_owned());
+    assert_eq!(close_code.as_deref(), Some("1000"));
+}
+
+/// The active-connections gauge returns to zero when the client vanishes without a close frame,
+/// when the server's handler returns without closing, and when it panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_connections_return_to_zero_on_drops_and_panics() {
+    let _t = init(Options::default());
+    let addr = serve(app()).await;
+
+    // Client vanishes.
+    let (mut ws, _) = connect(addr, "/ws").await;
+    ws.send(ClientMessage::text("hi")).await.unwrap();
+    let _ = ws.next().await;
+    assert_eq!(active("/ws"), 1.0);
+    drop(ws);
+    assert!(
+        eventually(Duration::from_secs(5), || active("/ws") == 0.0).await,
+        "{}",
+        active("/ws")
+    );
+    assert_eq!(
+        metric(
+            "websocket_server_closes_total",
+            &[("http_route", "/ws"), ("websocket_close_code", "none")]
+        ),
+        Some(1.0)
+    );
+
+    // Handler panics.
+    let (mut ws, _) = connect(addr, "/ws-panic").await;
+    assert!(eventually(Duration::from_secs(5), || active("/ws-panic") == 1.0).await);
+    ws.send(ClientMessage::text("boom")).await.unwrap();
+    assert!(
+        eventually(Duration::from_secs(5), || active("/ws-panic") == 0.0).await,
+        "{}",
+        active("/ws-panic")
+    );
+
+    // Handler returns at once.
+    let (mut ws, _) = connect(addr, "/ws-hangup").await;
+    while ws.next().await.is_some_and(|m| m.is_ok()) {}
+    assert!(eventually(Duration::from_secs(5), || active("/ws-hangup") == 0.0).await);
+    assert_eq!(
+        metric(
+            "websocket_server_connection_duration_seconds_count",
+            &[("http_route", "/ws-hangup")]
+        ),
+        Some(1.0)
+    );
+    // Still serving HTTP.
+    assert_eq!(fetch(addr, "/ws", &[]).await.status, 400);
+}
+
+#[allow(dead_code)]
+fn _response_type(_: Response) {}
