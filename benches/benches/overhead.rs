@@ -11,7 +11,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime};
+use criterion::{
+    BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
 use glimpse_telemetry::otel::sdk::error::OTelSdkResult;
 use glimpse_telemetry::otel::sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use glimpse_telemetry::{Config, tracing};
@@ -32,7 +34,10 @@ impl SpanExporter for Drop {
 /// A metric exporter that drops what it gets (the contrib layer records into a real SDK meter).
 struct DropMetrics;
 impl glimpse_telemetry::otel::sdk::metrics::exporter::PushMetricExporter for DropMetrics {
-    async fn export(&self, _: &glimpse_telemetry::otel::sdk::metrics::data::ResourceMetrics) -> OTelSdkResult {
+    async fn export(
+        &self,
+        _: &glimpse_telemetry::otel::sdk::metrics::data::ResourceMetrics,
+    ) -> OTelSdkResult {
         Ok(())
     }
     fn force_flush(&self) -> OTelSdkResult {
@@ -51,10 +56,18 @@ fn routes() -> Router {
 }
 
 fn request() -> Request<Body> {
-    Request::get("/users/42").body(Body::empty()).expect("request")
+    Request::get("/users/42")
+        .body(Body::empty())
+        .expect("request")
 }
 
-fn run(g: &mut BenchmarkGroup<'_, WallTime>, rt: &tokio::runtime::Runtime, name: &str, app: Router, dispatch: &tracing::Dispatch) {
+fn run(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    app: Router,
+    dispatch: &tracing::Dispatch,
+) {
     tracing::dispatcher::with_default(dispatch, || {
         g.bench_function(name, |b| {
             b.to_async(rt).iter(|| async {
@@ -67,7 +80,10 @@ fn run(g: &mut BenchmarkGroup<'_, WallTime>, rt: &tokio::runtime::Runtime, name:
 
 /// The glimpse layer under a subscriber built by the SDK (not installed globally). At
 /// `RUST_LOG=warn` the access log line (INFO) is filtered out; at `info` it is written.
-fn glimpse(sampler: &str, rust_log: &str) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
+fn glimpse(
+    sampler: &str,
+    rust_log: &str,
+) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
     glimpse_telemetry::builder()
         .config(
             Config::from_vars([
@@ -84,31 +100,73 @@ fn glimpse(sampler: &str, rust_log: &str) -> (tracing::Dispatch, glimpse_telemet
 }
 
 fn tracer_provider() -> SdkTracerProvider {
-    SdkTracerProvider::builder().with_batch_exporter(Drop).build()
+    SdkTracerProvider::builder()
+        .with_batch_exporter(Drop)
+        .build()
 }
 
 fn overhead(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let none = tracing::Dispatch::none();
     let mut g = c.benchmark_group("request");
-    g.measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4))
+        .warm_up_time(Duration::from_secs(1));
 
     // The baseline, and what any layer costs for being a layer.
     run(&mut g, &rt, "bare_router", routes(), &none);
-    run(&mut g, &rt, "identity_layer", routes().layer(tower::layer::layer_fn(|s| s)), &none);
+    run(
+        &mut g,
+        &rt,
+        "identity_layer",
+        routes().layer(tower::layer::layer_fn(|s| s)),
+        &none,
+    );
 
     // glimpse-telemetry-axum.
-    run(&mut g, &rt, "glimpse_metrics_request_id_no_tracing", routes().layer(glimpse_telemetry_axum::layer()), &none);
+    run(
+        &mut g,
+        &rt,
+        "glimpse_metrics_request_id_no_tracing",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &none,
+    );
     let (sampled_out, _g1) = glimpse("parentbased_always_off", "warn");
-    run(&mut g, &rt, "glimpse_full_sampled_out", routes().layer(glimpse_telemetry_axum::layer()), &sampled_out);
+    run(
+        &mut g,
+        &rt,
+        "glimpse_full_sampled_out",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &sampled_out,
+    );
     let (sampled_in, _g2) = glimpse("parentbased_always_on", "warn");
-    run(&mut g, &rt, "glimpse_full_sampled_in_exported", routes().layer(glimpse_telemetry_axum::layer()), &sampled_in);
+    run(
+        &mut g,
+        &rt,
+        "glimpse_full_sampled_in_exported",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &sampled_in,
+    );
     let (with_log, _g3) = glimpse("parentbased_always_on", "info");
-    run(&mut g, &rt, "glimpse_full_sampled_in_with_json_access_log", routes().layer(glimpse_telemetry_axum::layer()), &with_log);
+    run(
+        &mut g,
+        &rt,
+        "glimpse_full_sampled_in_with_json_access_log",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &with_log,
+    );
 
     // tower-http.
     let trace = || tower_http::trace::TraceLayer::new_for_http();
-    run(&mut g, &rt, "tower_http_trace_no_subscriber", routes().layer(trace()), &none);
+    run(
+        &mut g,
+        &rt,
+        "tower_http_trace_no_subscriber",
+        routes().layer(trace()),
+        &none,
+    );
     let json = tracing::Dispatch::new(
         tracing_subscriber::fmt()
             .json()
@@ -120,33 +178,68 @@ fn overhead(c: &mut Criterion) {
         .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO))
         .on_request(tower_http::trace::DefaultOnRequest::new().level(tracing::Level::INFO))
         .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO));
-    run(&mut g, &rt, "tower_http_trace_json_at_info", routes().layer(trace_info), &json);
+    run(
+        &mut g,
+        &rt,
+        "tower_http_trace_json_at_info",
+        routes().layer(trace_info),
+        &json,
+    );
     let request_id = tower::ServiceBuilder::new()
-        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(tower_http::request_id::MakeRequestUuid))
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id());
-    run(&mut g, &rt, "tower_http_request_id_uuid_v4", routes().layer(request_id), &none);
+    run(
+        &mut g,
+        &rt,
+        "tower_http_request_id_uuid_v4",
+        routes().layer(request_id),
+        &none,
+    );
 
     // axum-prometheus (metrics only; its recorder is process-wide).
     let (prometheus, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
-    run(&mut g, &rt, "axum_prometheus", routes().layer(prometheus), &none);
+    run(
+        &mut g,
+        &rt,
+        "axum_prometheus",
+        routes().layer(prometheus),
+        &none,
+    );
 
     // The OpenTelemetry contrib layer: metrics and spans, always on, exported nowhere.
     let provider = tracer_provider();
     glimpse_telemetry::otel::global::set_tracer_provider(provider.clone());
     glimpse_telemetry::otel::global::set_meter_provider(
         glimpse_telemetry::otel::sdk::metrics::SdkMeterProvider::builder()
-            .with_reader(glimpse_telemetry::otel::sdk::metrics::PeriodicReader::builder(DropMetrics).with_interval(Duration::from_secs(3600)).build())
+            .with_reader(
+                glimpse_telemetry::otel::sdk::metrics::PeriodicReader::builder(DropMetrics)
+                    .with_interval(Duration::from_secs(3600))
+                    .build(),
+            )
             .build(),
     );
-    glimpse_telemetry::otel::global::set_text_map_propagator(glimpse_telemetry::otel::sdk::propagation::TraceContextPropagator::new());
-    run(&mut g, &rt, "opentelemetry_instrumentation_tower", routes().layer(opentelemetry_instrumentation_tower::http::server::Layer::new()), &none);
+    glimpse_telemetry::otel::global::set_text_map_propagator(
+        glimpse_telemetry::otel::sdk::propagation::TraceContextPropagator::new(),
+    );
+    run(
+        &mut g,
+        &rt,
+        "opentelemetry_instrumentation_tower",
+        routes().layer(opentelemetry_instrumentation_tower::http::server::Layer::new()),
+        &none,
+    );
 
     // axum-tracing-opentelemetry: spans through tracing-opentelemetry, always on.
     let otel_dispatch = {
         use glimpse_telemetry::otel::trace::TracerProvider as _;
         use tracing_subscriber::layer::SubscriberExt as _;
         let tracer = provider.tracer("bench");
-        tracing::Dispatch::new(tracing_subscriber::registry().with(glimpse_telemetry::otel::tracing_opentelemetry::layer().with_tracer(tracer)))
+        tracing::Dispatch::new(
+            tracing_subscriber::registry()
+                .with(glimpse_telemetry::otel::tracing_opentelemetry::layer().with_tracer(tracer)),
+        )
     };
     run(
         &mut g,

@@ -18,7 +18,12 @@ fn fresh_family(max_series: usize) -> metrics::Family<metrics::Histogram> {
     let n = N.fetch_add(1, Ordering::Relaxed);
     metrics::histogram(format!("bench_duration_{n}_seconds"), "Bench.")
         .unit(Unit::Seconds)
-        .labels(["http_request_method", "http_route", "http_response_status_code", "error_type"])
+        .labels([
+            "http_request_method",
+            "http_route",
+            "http_response_status_code",
+            "error_type",
+        ])
         .max_series(max_series)
         .register()
         .expect("register")
@@ -28,10 +33,18 @@ fn histograms(c: &mut Criterion) {
     let mut g = c.benchmark_group("histogram");
     let family = fresh_family(1000);
     let handle = family.get(&LABELS);
-    g.bench_function("held_handle_observe", |b| b.iter(|| handle.observe_without_exemplar(black_box(0.0042))));
-    g.bench_function("held_handle_observe_checking_span", |b| b.iter(|| handle.observe(black_box(0.0042))));
+    g.bench_function("held_handle_observe", |b| {
+        b.iter(|| handle.observe_without_exemplar(black_box(0.0042)))
+    });
+    g.bench_function("held_handle_observe_checking_span", |b| {
+        b.iter(|| handle.observe(black_box(0.0042)))
+    });
     g.bench_function("known_label_set_get_and_observe", |b| {
-        b.iter(|| family.get(black_box(&LABELS)).observe_without_exemplar(black_box(0.0042)))
+        b.iter(|| {
+            family
+                .get(black_box(&LABELS))
+                .observe_without_exemplar(black_box(0.0042))
+        })
     });
     g.bench_function("new_label_set", |b| {
         b.iter_custom(|iters| {
@@ -40,7 +53,8 @@ fn histograms(c: &mut Criterion) {
             let routes: Vec<String> = (0..iters).map(|i| format!("/route/{i}")).collect();
             let start = Instant::now();
             for r in &routes {
-                f.get(&["GET", r, "200", ""]).observe_without_exemplar(0.0042);
+                f.get(&["GET", r, "200", ""])
+                    .observe_without_exemplar(0.0042);
             }
             start.elapsed()
         })
@@ -48,7 +62,10 @@ fn histograms(c: &mut Criterion) {
     let full = fresh_family(1);
     full.get(&["GET", "/only", "200", ""]);
     g.bench_function("past_the_series_limit", |b| {
-        b.iter(|| full.get(black_box(&["GET", "/random/7f3a", "404", ""])).observe_without_exemplar(0.0042))
+        b.iter(|| {
+            full.get(black_box(&["GET", "/random/7f3a", "404", ""]))
+                .observe_without_exemplar(0.0042)
+        })
     });
     g.finish();
 }
@@ -80,7 +97,12 @@ fn logs(c: &mut Criterion) {
                 )
             })
         });
-        let span = tracing::info_span!("request", request_id = "01935d0e-4c1a-7e55-9c1b-0a8f2d3e4b5c", user_id = "user123", http.route = "/users/{id}");
+        let span = tracing::info_span!(
+            "request",
+            request_id = "01935d0e-4c1a-7e55-9c1b-0a8f2d3e4b5c",
+            user_id = "user123",
+            http.route = "/users/{id}"
+        );
         let _g = span.enter();
         g.bench_function("json_10_fields_in_request_span", |b| {
             b.iter(|| {

@@ -259,8 +259,18 @@ fn error_events_under_a_scoped_dispatcher_carry_the_request_ids() {
     let events = capture.error_events();
     assert_eq!(events.len(), 1);
     let e = &events[0];
-    assert_eq!(e.user.as_ref().and_then(|u| u.id.as_deref()), Some("user-e"));
+    assert_eq!(
+        e.user.as_ref().and_then(|u| u.id.as_deref()),
+        Some("user-e")
+    );
     assert_eq!(e.tags.get("request_id").map(String::as_str), Some("req-e"));
-    let line = capture.log_lines().into_iter().find(|l| l["message"] == "boom").unwrap();
-    assert_eq!(e.tags.get("trace_id").map(String::as_str), line["traceId"].as_str());
+    let line = capture
+        .log_lines()
+        .into_iter()
+        .find(|l| l["message"] == "boom")
+        .unwrap();
+    assert_eq!(
+        e.tags.get("trace_id").map(String::as_str),
+        line["traceId"].as_str()
+    );
 }

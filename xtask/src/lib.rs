@@ -158,11 +158,21 @@ pub fn queries() -> Vec<Query> {
     out
 }
 
-fn collect_panel_queries(file: &str, v: &serde_json::Value, out: &mut Vec<Query>, external: &dyn Fn(&str) -> bool) {
+fn collect_panel_queries(
+    file: &str,
+    v: &serde_json::Value,
+    out: &mut Vec<Query>,
+    external: &dyn Fn(&str) -> bool,
+) {
     if let Some(panels) = v.get("panels").and_then(|p| p.as_array()) {
         for panel in panels {
             let title = panel.get("title").and_then(|t| t.as_str()).unwrap_or("");
-            for t in panel.get("targets").and_then(|t| t.as_array()).into_iter().flatten() {
+            for t in panel
+                .get("targets")
+                .and_then(|t| t.as_array())
+                .into_iter()
+                .flatten()
+            {
                 if let Some(expr) = t.get("expr").and_then(|e| e.as_str()) {
                     out.push(Query {
                         source: format!("dashboard {file}: {title}"),

@@ -22,7 +22,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts.extensions.get::<Caller>().cloned().unwrap_or_default())
+        Ok(parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .unwrap_or_default())
     }
 }
 
@@ -32,7 +36,12 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         .headers()
         .get("x-user-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
         .map(str::to_owned);
     if let Some(id) = &user {
         glimpse_telemetry_axum::set_user_id(id);
@@ -54,7 +63,9 @@ const MAX_TRACKED: usize = 100_000;
 impl ActiveUsers {
     /// An empty tracker.
     pub fn new() -> Self {
-        ActiveUsers { seen: Mutex::new(HashMap::new()) }
+        ActiveUsers {
+            seen: Mutex::new(HashMap::new()),
+        }
     }
 
     fn seen(&self, id: &str) {

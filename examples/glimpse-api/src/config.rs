@@ -15,26 +15,34 @@ pub struct Settings {
 impl Settings {
     /// Reads the variables; a bad value is an error naming it.
     pub fn from_env() -> Result<Settings, String> {
-        let addr = parse_addr("GLIMPSE_API_ADDR")?.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let addr = parse_addr("GLIMPSE_API_ADDR")?
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let ops_addr = parse_addr("GLIMPSE_OPS_ADDR")?;
         let database_url = std::env::var("DATABASE_URL")
             .ok()
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "sqlite://glimpse-api.db?mode=rwc".to_owned());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
-            return Err(format!("invalid value {database_url:?} for DATABASE_URL: expected a sqlite: or postgres:// URL"));
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
+            return Err(format!(
+                "invalid value {database_url:?} for DATABASE_URL: expected a sqlite: or postgres:// URL"
+            ));
         }
-        Ok(Settings { addr, ops_addr, database_url })
+        Ok(Settings {
+            addr,
+            ops_addr,
+            database_url,
+        })
     }
 }
 
 fn parse_addr(var: &str) -> Result<Option<SocketAddr>, String> {
     match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("invalid value {v:?} for {var}: expected an address such as 127.0.0.1:8080")),
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
+            format!("invalid value {v:?} for {var}: expected an address such as 127.0.0.1:8080")
+        }),
         _ => Ok(None),
     }
 }

@@ -85,8 +85,7 @@ impl Db {
 
     /// A user by id.
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, sqlx::Error> {
-        let row: Option<(String, String)> =
-            on_pool!(self, pool => sqlx::query_as("SELECT id, name FROM users WHERE id = $1").bind(id).fetch_optional(pool).await)?;
+        let row: Option<(String, String)> = on_pool!(self, pool => sqlx::query_as("SELECT id, name FROM users WHERE id = $1").bind(id).fetch_optional(pool).await)?;
         Ok(row.map(|(id, name)| User { id, name }))
     }
 
@@ -96,12 +95,24 @@ impl Db {
     }
 
     /// Stores a chat message.
-    pub async fn insert_message(&self, id: &str, author: &str, body: &str) -> Result<(), sqlx::Error> {
+    pub async fn insert_message(
+        &self,
+        id: &str,
+        author: &str,
+        body: &str,
+    ) -> Result<(), sqlx::Error> {
         on_pool!(self, pool => sqlx::query("INSERT INTO messages (id, author, body) VALUES ($1, $2, $3)").bind(id).bind(author).bind(body).execute(pool).await.map(|_| ()))
     }
 
     /// Records a payment and its outcome.
-    pub async fn insert_payment(&self, id: &str, user_id: &str, amount_minor: i64, currency: &str, status: &str) -> Result<(), sqlx::Error> {
+    pub async fn insert_payment(
+        &self,
+        id: &str,
+        user_id: &str,
+        amount_minor: i64,
+        currency: &str,
+        status: &str,
+    ) -> Result<(), sqlx::Error> {
         on_pool!(self, pool => sqlx::query("INSERT INTO payments (id, user_id, amount_minor, currency, status) VALUES ($1, $2, $3, $4, $5)")
             .bind(id).bind(user_id).bind(amount_minor).bind(currency).bind(status).execute(pool).await.map(|_| ()))
     }
@@ -110,7 +121,10 @@ impl Db {
     pub async fn slow_report(&self, ms: u64) -> Result<i64, sqlx::Error> {
         match self {
             Db::Postgres(pool) => {
-                sqlx::query("SELECT pg_sleep($1)").bind(ms as f64 / 1000.0).execute(pool).await?;
+                sqlx::query("SELECT pg_sleep($1)")
+                    .bind(ms as f64 / 1000.0)
+                    .execute(pool)
+                    .await?;
                 Ok(0)
             }
             Db::Sqlite { pool, slow_unit } => {

@@ -38,7 +38,9 @@ impl Drop for TempDir {
 }
 
 fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
 }
 
 fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
@@ -49,7 +51,10 @@ fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("GLIMPSE_API_ADDR", addr.to_string())
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("api.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", dir.join("api.db").display()),
+        )
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint())
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .env("SENTRY_DSN", sentry.dsn())
@@ -63,24 +68,44 @@ fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
     let sink = logs.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+            let v: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
             sink.lock().unwrap().push(v);
         }
     });
-    let service = Service { child, addr, logs, _dir: TempDir(dir) };
+    let service = Service {
+        child,
+        addr,
+        logs,
+        _dir: TempDir(dir),
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while http(service.addr, "GET", "/healthz", &[], "").0 != 200 {
-        assert!(Instant::now() < deadline, "glimpse-api did not become healthy");
+        assert!(
+            Instant::now() < deadline,
+            "glimpse-api did not become healthy"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     service
 }
 
 /// A minimal HTTP/1.1 client: status, headers (lowercased names), body.
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else { return (0, vec![], String::new()) };
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, vec![], String::new());
+    };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !body.is_empty() {
         req.push_str("Content-Type: application/json\r\n");
     }
@@ -97,7 +122,11 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let headers = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -106,11 +135,20 @@ fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], bo
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 fn register(addr: SocketAddr, name: &str) -> String {
-    let (status, _, body) = http(addr, "POST", "/users", &[("x-user-id", "admin-1")], &format!(r#"{{"name":"{name}"}}"#));
+    let (status, _, body) = http(
+        addr,
+        "POST",
+        "/users",
+        &[("x-user-id", "admin-1")],
+        &format!(r#"{{"name":"{name}"}}"#),
+    );
     assert_eq!(status, 201, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     v["id"].as_str().unwrap().to_owned()
@@ -123,11 +161,19 @@ async fn chat(addr: SocketAddr, user: &str, messages: usize) {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut req = format!("ws://{addr}/chat").into_client_request().unwrap();
     req.headers_mut().insert("x-user-id", user.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::client_async(req, stream).await.expect("websocket handshake");
+    let (mut ws, _) = tokio_tungstenite::client_async(req, stream)
+        .await
+        .expect("websocket handshake");
     for i in 0..messages {
-        ws.send(Message::Text(format!("hello {i}").into())).await.unwrap();
+        ws.send(Message::Text(format!("hello {i}").into()))
+            .await
+            .unwrap();
         // Our own message comes back through the room.
-        let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.unwrap().unwrap().unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
         assert!(echoed.to_text().unwrap().ends_with(&format!("hello {i}")));
     }
     ws.close(None).await.unwrap();
@@ -137,14 +183,42 @@ fn drive_traffic(addr: SocketAddr) {
     let a = register(addr, "Ada");
     let b = register(addr, "Bob");
     for _ in 0..20 {
-        assert_eq!(http(addr, "GET", &format!("/users/{a}"), &[("x-user-id", b.as_str())], "").0, 200);
+        assert_eq!(
+            http(
+                addr,
+                "GET",
+                &format!("/users/{a}"),
+                &[("x-user-id", b.as_str())],
+                ""
+            )
+            .0,
+            200
+        );
         assert_eq!(http(addr, "GET", "/users/nobody", &[], "").0, 404);
     }
-    assert_eq!(http(addr, "POST", "/matches", &[], &format!(r#"{{"user_a":"{a}","user_b":"{b}"}}"#)).0, 201);
+    assert_eq!(
+        http(
+            addr,
+            "POST",
+            "/matches",
+            &[],
+            &format!(r#"{{"user_a":"{a}","user_b":"{b}"}}"#)
+        )
+        .0,
+        201
+    );
     for i in 0..10 {
         let fail = i % 3 == 0; // 4 of 10 fail: above the 10 % alert
-        let body = format!(r#"{{"user_id":"{a}","amount_minor":1999,"currency":"EUR","card_number":"4111 1111 1111 1111","simulate_failure":{fail}}}"#);
-        let (status, _, _) = http(addr, "POST", "/payments", &[("x-user-id", a.as_str())], &body);
+        let body = format!(
+            r#"{{"user_id":"{a}","amount_minor":1999,"currency":"EUR","card_number":"4111 1111 1111 1111","simulate_failure":{fail}}}"#
+        );
+        let (status, _, _) = http(
+            addr,
+            "POST",
+            "/payments",
+            &[("x-user-id", a.as_str())],
+            &body,
+        );
         assert_eq!(status, if fail { 402 } else { 201 });
     }
     // 5xx well above 5 % of requests.
@@ -156,7 +230,10 @@ fn drive_traffic(addr: SocketAddr) {
     for _ in 0..2 {
         assert_eq!(http(addr, "GET", "/reports/slow", &[], "").0, 200);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         chat(addr, &a, 3).await;
         chat(addr, &b, 2).await;
@@ -165,7 +242,9 @@ fn drive_traffic(addr: SocketAddr) {
 
 /// The expression with Grafana's variables filled in for an instant query.
 fn concrete(expr: &str) -> String {
-    expr.replace("$__rate_interval", "1m").replace("$__range", "5m").replace("$job", ".+")
+    expr.replace("$__rate_interval", "1m")
+        .replace("$__range", "5m")
+        .replace("$job", ".+")
 }
 
 /// An alert's expression without its final comparison: what it measures.
@@ -174,7 +253,10 @@ fn measured(expr: &str) -> String {
     for op in [" > ", " < ", " >= ", " <= ", " == ", " != "] {
         if let Some(i) = trimmed.rfind(op) {
             let rhs = trimmed[i + op.len()..].trim();
-            if rhs.chars().all(|c| c.is_ascii_digit() || ".*+- e".contains(c)) {
+            if rhs
+                .chars()
+                .all(|c| c.is_ascii_digit() || ".*+- e".contains(c))
+            {
                 return trimmed[..i].to_owned();
             }
         }
@@ -184,64 +266,124 @@ fn measured(expr: &str) -> String {
 
 #[test]
 fn example_service_end_to_end() {
-    let Some(otlp) = OtlpReceiver::start() else { return };
-    let Some(sentry) = SentryReceiver::start() else { return };
+    let Some(otlp) = OtlpReceiver::start() else {
+        return;
+    };
+    let Some(sentry) = SentryReceiver::start() else {
+        return;
+    };
     let service = start_service(&otlp, &sentry);
     let rules = xtask::workspace_root().join("deploy/prometheus/alerts.yml");
-    let Some(prom) = Prometheus::start(&[service.addr], &[&rules]) else { return };
+    let Some(prom) = Prometheus::start(&[service.addr], &[&rules]) else {
+        return;
+    };
 
     drive_traffic(service.addr);
 
     // One request, followed everywhere: response header → access log → span → GlitchTip event.
-    let (status, headers, _) = http(service.addr, "GET", "/debug/error", &[("x-user-id", "user123")], "");
+    let (status, headers, _) = http(
+        service.addr,
+        "GET",
+        "/debug/error",
+        &[("x-user-id", "user123")],
+        "",
+    );
     assert_eq!(status, 500);
-    let request_id = header(&headers, "x-request-id").expect("x-request-id").to_owned();
-    let trace_id = header(&headers, "traceparent").and_then(|t| t.split('-').nth(1)).expect("traceparent").to_owned();
+    let request_id = header(&headers, "x-request-id")
+        .expect("x-request-id")
+        .to_owned();
+    let trace_id = header(&headers, "traceparent")
+        .and_then(|t| t.split('-').nth(1))
+        .expect("traceparent")
+        .to_owned();
     let deadline = Instant::now() + Duration::from_secs(10);
     let access = loop {
-        let found = service.logs.lock().unwrap().iter().find(|l| l["requestId"] == request_id.as_str() && l["target"] == "glimpse_telemetry_axum::access").cloned();
+        let found = service
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| {
+                l["requestId"] == request_id.as_str()
+                    && l["target"] == "glimpse_telemetry_axum::access"
+            })
+            .cloned();
         if let Some(l) = found {
             break l;
         }
-        assert!(Instant::now() < deadline, "no access log line for {request_id}");
+        assert!(
+            Instant::now() < deadline,
+            "no access log line for {request_id}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(access["traceId"], trace_id.as_str());
     assert_eq!(access["userId"], "user123");
     assert_eq!(access["level"], "ERROR");
     assert_eq!(access["http_status"], 500);
-    let spans = otlp.wait_for_spans(Duration::from_secs(15), |s| s.trace_id == trace_id && s.name == "GET /debug/error");
+    let spans = otlp.wait_for_spans(Duration::from_secs(15), |s| {
+        s.trace_id == trace_id && s.name == "GET /debug/error"
+    });
     assert_eq!(spans.len(), 1, "the server span reached the collector");
     assert_eq!(spans[0].resource_str("service.name"), Some("glimpse-api"));
-    let events = sentry.wait_for_events(Duration::from_secs(15), |e| e["contexts"]["trace"]["trace_id"] == trace_id.as_str());
-    assert_eq!(events.len(), 1, "exactly one GlitchTip event for the failed request: {:#?}", sentry.events());
+    let events = sentry.wait_for_events(Duration::from_secs(15), |e| {
+        e["contexts"]["trace"]["trace_id"] == trace_id.as_str()
+    });
+    assert_eq!(
+        events.len(),
+        1,
+        "exactly one GlitchTip event for the failed request: {:#?}",
+        sentry.events()
+    );
     assert_eq!(events[0]["user"]["id"], "user123");
-    assert_eq!(events[0]["release"], format!("glimpse-api@{}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        events[0]["release"],
+        format!("glimpse-api@{}", env!("CARGO_PKG_VERSION"))
+    );
     // The card number sent with payments went nowhere.
     let all_logs = serde_json::to_string(&*service.logs.lock().unwrap()).unwrap();
     assert!(!all_logs.contains("4111 1111"), "card number in the logs");
-    assert!(!serde_json::to_string(&sentry.events()).unwrap().contains("4111 1111"));
+    assert!(
+        !serde_json::to_string(&sentry.events())
+            .unwrap()
+            .contains("4111 1111")
+    );
 
     // Every catalogue metric is in the live exposition.
     let (_, _, exposition) = http(service.addr, "GET", "/metrics", &[], "");
     let missing = xtask::missing_from_exposition(&exposition);
-    assert!(missing.is_empty(), "catalogue metrics missing from /metrics: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "catalogue metrics missing from /metrics: {missing:?}"
+    );
 
     // Prometheus scraped it, and every query the operations side relies on returns data.
-    prom.wait_for_data("up{job=\"glimpse\"} == 1", Duration::from_secs(30)).unwrap();
-    prom.wait_for_data("glimpse:http_error_ratio:rate5m", Duration::from_secs(30)).unwrap();
+    prom.wait_for_data("up{job=\"glimpse\"} == 1", Duration::from_secs(30))
+        .unwrap();
+    prom.wait_for_data("glimpse:http_error_ratio:rate5m", Duration::from_secs(30))
+        .unwrap();
     let mut empty = Vec::new();
     let mut checked = 0;
     for q in xtask::queries().into_iter().filter(|q| !q.external) {
-        let expr = concrete(&if q.source.starts_with("alert ") { measured(&q.expr) } else { q.expr.clone() });
-        let result = prom.wait_for_data(&expr, Duration::from_secs(5)).unwrap_or_else(|e| panic!("{}: {e}", q.source));
+        let expr = concrete(&if q.source.starts_with("alert ") {
+            measured(&q.expr)
+        } else {
+            q.expr.clone()
+        });
+        let result = prom
+            .wait_for_data(&expr, Duration::from_secs(5))
+            .unwrap_or_else(|e| panic!("{}: {e}", q.source));
         checked += 1;
         if result.is_empty() {
             empty.push(format!("{} :: {expr}", q.source));
         }
     }
     assert!(checked > 40, "checked {checked} queries");
-    assert!(empty.is_empty(), "queries without data:\n{}", empty.join("\n"));
+    assert!(
+        empty.is_empty(),
+        "queries without data:\n{}",
+        empty.join("\n")
+    );
 
     // The error-rate and slow-query alerts are pending (their `for` has not passed yet) or firing.
     // rate() ignores a series' first sample, so like a real incident the bad traffic goes on
@@ -254,7 +396,9 @@ fn example_service_end_to_end() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 http(addr, "GET", "/debug/error", &[], "");
                 http(addr, "GET", &format!("/users/{user}"), &[], "");
-                let body = format!(r#"{{"user_id":"{user}","amount_minor":500,"currency":"EUR","simulate_failure":true}}"#);
+                let body = format!(
+                    r#"{{"user_id":"{user}","amount_minor":500,"currency":"EUR","simulate_failure":true}}"#
+                );
                 http(addr, "POST", "/payments", &[], &body);
                 http(addr, "GET", "/reports/slow", &[], "");
             }
@@ -263,7 +407,12 @@ fn example_service_end_to_end() {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let alerts = prom.alerts().unwrap();
-        let active = |name: &str| alerts.iter().any(|a| a["labels"]["alertname"] == name && (a["state"] == "pending" || a["state"] == "firing"));
+        let active = |name: &str| {
+            alerts.iter().any(|a| {
+                a["labels"]["alertname"] == name
+                    && (a["state"] == "pending" || a["state"] == "firing")
+            })
+        };
         if active("HighErrorRate") && active("SlowQueries") && active("PaymentFailures") {
             break;
         }

@@ -16,7 +16,11 @@ use crate::db::new_id;
 const MAX_MESSAGE: usize = 4096;
 
 /// Upgrades to the chat.
-pub async fn connect(State(state): State<AppState>, caller: Caller, ws: WebSocketUpgrade) -> Response {
+pub async fn connect(
+    State(state): State<AppState>,
+    caller: Caller,
+    ws: WebSocketUpgrade,
+) -> Response {
     let author = caller.0.unwrap_or_else(|| "anonymous".to_owned());
     ws.on_upgrade(move |socket| session(socket, state, author))
 }

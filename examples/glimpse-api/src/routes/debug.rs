@@ -12,7 +12,10 @@ pub struct Slow {
 }
 
 /// Runs a query that takes about `ms` milliseconds (default 700: above the 500 ms threshold).
-pub async fn slow_report(State(state): State<AppState>, Query(q): Query<Slow>) -> Result<String, ApiError> {
+pub async fn slow_report(
+    State(state): State<AppState>,
+    Query(q): Query<Slow>,
+) -> Result<String, ApiError> {
     let ms = q.ms.unwrap_or(700).min(5_000);
     let rows = state.db.slow_report(ms).await?;
     Ok(format!("report ready ({rows})\n"))

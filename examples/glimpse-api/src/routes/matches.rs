@@ -25,15 +25,29 @@ pub struct Match {
 }
 
 /// Matches two existing users.
-pub async fn create(State(state): State<AppState>, Json(m): Json<NewMatch>) -> Result<(StatusCode, Json<Match>), ApiError> {
+pub async fn create(
+    State(state): State<AppState>,
+    Json(m): Json<NewMatch>,
+) -> Result<(StatusCode, Json<Match>), ApiError> {
     if m.user_a == m.user_b {
         return Err(ApiError::BadRequest("a user cannot match themselves"));
     }
     for id in [&m.user_a, &m.user_b] {
-        state.db.get_user(id).await?.ok_or(ApiError::NotFound("user"))?;
+        state
+            .db
+            .get_user(id)
+            .await?
+            .ok_or(ApiError::NotFound("user"))?;
     }
     let id = new_id("m");
     state.db.insert_match(&id, &m.user_a, &m.user_b).await?;
     business::match_created();
-    Ok((StatusCode::CREATED, Json(Match { id, user_a: m.user_a, user_b: m.user_b })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Match {
+            id,
+            user_a: m.user_a,
+            user_b: m.user_b,
+        }),
+    ))
 }

@@ -42,7 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/slow", get(debug::slow_report))
         .route("/debug/panic", get(debug::panic))
         .route("/debug/error", get(debug::error))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::identify))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::identify,
+        ))
         .layer(glimpse_telemetry_axum::layer())
         .with_state(state)
 }
@@ -67,8 +70,16 @@ impl From<sqlx::Error> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            ApiError::BadRequest(msg) => (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": msg }))).into_response(),
-            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": format!("{what} not found") }))).into_response(),
+            ApiError::BadRequest(msg) => (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": msg })),
+            )
+                .into_response(),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                Json(serde_json::json!({ "error": format!("{what} not found") })),
+            )
+                .into_response(),
             ApiError::Database(e) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 ResponseError::new(e),

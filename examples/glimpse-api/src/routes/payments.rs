@@ -31,17 +31,49 @@ pub struct Payment {
 }
 
 /// Charges the card (declined on request), records and audits the payment.
-pub async fn process(State(state): State<AppState>, Json(p): Json<PaymentRequest>) -> Result<(StatusCode, Json<Payment>), ApiError> {
+pub async fn process(
+    State(state): State<AppState>,
+    Json(p): Json<PaymentRequest>,
+) -> Result<(StatusCode, Json<Payment>), ApiError> {
     if p.amount_minor <= 0 || p.currency.len() != 3 {
-        return Err(ApiError::BadRequest("amount_minor must be positive and currency a 3-letter code"));
+        return Err(ApiError::BadRequest(
+            "amount_minor must be positive and currency a 3-letter code",
+        ));
     }
-    state.db.get_user(&p.user_id).await?.ok_or(ApiError::NotFound("user"))?;
+    state
+        .db
+        .get_user(&p.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     let _card = p.card_number; // handed to the payment provider in a real service
-    let outcome = if p.simulate_failure { PaymentOutcome::Failed } else { PaymentOutcome::Succeeded };
+    let outcome = if p.simulate_failure {
+        PaymentOutcome::Failed
+    } else {
+        PaymentOutcome::Succeeded
+    };
     let id = new_id("pay");
-    state.db.insert_payment(&id, &p.user_id, p.amount_minor, &p.currency, outcome.as_str()).await?;
+    state
+        .db
+        .insert_payment(
+            &id,
+            &p.user_id,
+            p.amount_minor,
+            &p.currency,
+            outcome.as_str(),
+        )
+        .await?;
     business::payment_processed(outcome);
     audit::payment_transaction(&id, p.amount_minor, &p.currency, outcome);
-    let status = if outcome == PaymentOutcome::Failed { StatusCode::PAYMENT_REQUIRED } else { StatusCode::CREATED };
-    Ok((status, Json(Payment { id, status: outcome.as_str() })))
+    let status = if outcome == PaymentOutcome::Failed {
+        StatusCode::PAYMENT_REQUIRED
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(Payment {
+            id,
+            status: outcome.as_str(),
+        }),
+    ))
 }
