@@ -91,22 +91,21 @@
 //!    dereference to `sqlx::Pool`: a function taking `&sqlx::PgPool` would then accept it and
 //!    run its queries unmeasured, silently; as it is, the compiler lists those functions.
 //!
-//! Overhead per query, on top of sqlx's own work: parsing the statement's operation and tables
-//! (one pass over the text, no allocation beyond the summary), one span (created at the call,
-//! entered only once, to record the outcome: not on every poll, which would cost an enter and
-//! exit per row), one histogram observation, and two small allocations for the stream that owns
-//! the pool connection. The statement is sanitized only when a span or a
-//! log line needs its text. `instrument` also turns off sqlx's own statement logging for the
+//! Overhead per query, on top of sqlx's own work: finding the statement's operation and tables
+//! (parsed in one pass the first time a statement text is seen, then cached), one span
+//! (created at the call, entered only once, to record the outcome: not on every poll, which
+//! would cost an enter and exit per row), one histogram observation, and two small
+//! allocations for the stream that owns the pool connection. The statement is sanitized only
+//! when a span or a log line needs its text. `instrument` also turns off sqlx's own statement logging for the
 //! connections the pool opens from then on (see [`Config::keep_sqlx_statement_logs`]), which
 //! saves sqlx's per-query copy of the statement.
 //!
-//! Measured (`benches/overhead.rs`) on SQLite in memory, where a query is cheapest and the
-//! overhead shows most, with telemetry initialized and every span sampled and exported: about
-//! 11–12 µs of CPU per query on top of sqlx's 10 µs (outside SQLite's worker thread), so a
-//! single-row query on an in-memory database takes 1.4–1.7 times as long; against a real
-//! server, where a round trip is 100 µs to several ms, that is 1–10 %. About 9 µs of it is
-//! the span itself (the SDK's cost for any span with these attributes), under 1.5 µs the
-//! statement summary and under 1 µs the metrics.
+//! Measured (`benches/overhead.rs`, see the README) on SQLite in memory, where a query is
+//! cheapest and the overhead shows most, with telemetry initialized and every span sampled and
+//! exported: about 5 µs per query (a one-row query goes from 15–17 µs to 18–23 µs), plus up to
+//! 0.15 µs per row; against a real server, where a round trip is 100 µs to several ms, 1–5 %.
+//! Most of it is the span itself. The statement's summary is parsed once per distinct
+//! statement text (a bounded per-pool cache), so repeated queries pay a hash lookup.
 //!
 //! The per-pool gauges are read at scrape time by one collector that holds the pools weakly:
 //! nothing polls, nothing can die or leak, and the values are those of the scrape's instant.

@@ -2,8 +2,8 @@
 //! the slow-query and failure reports.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use glimpse_telemetry::metrics::catalogue::{
@@ -19,6 +19,34 @@ use crate::SupportedDatabase;
 use crate::config::Config;
 use crate::report;
 use crate::sql::{Dialect, Summary, sanitize};
+
+/// Statements longer than this are parsed every time rather than cached.
+const MAX_CACHED_SQL_LEN: usize = 1024;
+/// The most statements cached per pool; the cache starts over when full, so memory stays
+/// under `MAX_CACHED_STATEMENTS * MAX_CACHED_SQL_LEN` even when every statement is new.
+const MAX_CACHED_STATEMENTS: usize = 512;
+
+/// What a statement's text says, parsed once per distinct text.
+pub(crate) struct Parsed {
+    pub(crate) operation: Option<&'static str>,
+    /// Already `None` when the pool does not report table names.
+    pub(crate) collection: Option<Box<str>>,
+    pub(crate) summary: Box<str>,
+    /// The duration histogram's series for this statement's successes (most observations).
+    ok_duration: OnceLock<Histogram>,
+}
+
+impl Parsed {
+    fn new(sql: &str, dialect: Dialect, collection_names: bool) -> Parsed {
+        let s = Summary::parse(sql, dialect);
+        Parsed {
+            operation: s.operation(),
+            collection: s.collection().filter(|_| collection_names).map(Into::into),
+            summary: s.text().into(),
+            ok_duration: OnceLock::new(),
+        }
+    }
+}
 
 /// The target of this crate's spans and log lines (for `RUST_LOG` directives such as
 /// `glimpse_telemetry_sqlx=error`, which keeps failures and drops the slow-query lines).
@@ -44,6 +72,7 @@ pub(crate) struct Shared {
     pub(crate) timeouts: Counter,
     /// Callers inside [`Shared::acquire`](crate::pool) now.
     pub(crate) pending: AtomicI64,
+    statements: RwLock<hashbrown::HashMap<Box<str>, Arc<Parsed>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -100,7 +129,28 @@ impl Shared {
             wait_time,
             timeouts,
             pending: AtomicI64::new(0),
+            statements: RwLock::new(hashbrown::HashMap::new()),
         }
+    }
+
+    /// The parse of `sql`, from the cache when this text was seen before.
+    fn parsed(&self, sql: &str) -> Arc<Parsed> {
+        let cacheable = sql.len() <= MAX_CACHED_SQL_LEN;
+        if cacheable {
+            let cache = self.statements.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(p) = cache.get(sql) {
+                return p.clone();
+            }
+        }
+        let parsed = Arc::new(Parsed::new(sql, self.dialect, self.collection_names));
+        if cacheable {
+            let mut cache = self.statements.write().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= MAX_CACHED_STATEMENTS {
+                cache.clear();
+            }
+            cache.insert(sql.into(), parsed.clone());
+        }
+        parsed
     }
 }
 
@@ -109,7 +159,7 @@ impl Shared {
 pub(crate) struct Op<'q> {
     shared: Arc<Shared>,
     sql: &'q str,
-    summary: Summary<'q>,
+    parsed: Arc<Parsed>,
     span: Span,
     called: Instant,
     executing: Option<Instant>,
@@ -119,16 +169,11 @@ pub(crate) struct Op<'q> {
 }
 
 impl<'q> Op<'q> {
-    /// Starts measuring `sql`: parses its summary and opens its span, as a child of the
-    /// current span.
+    /// Starts measuring `sql`: parses its summary (or finds it in the cache) and opens its
+    /// span, as a child of the current span.
     pub(crate) fn new(shared: Arc<Shared>, sql: &'q str) -> Op<'q> {
-        let summary = Summary::parse(sql, shared.dialect);
-        let collection = if shared.collection_names {
-            summary.collection()
-        } else {
-            None
-        };
-        let text = summary.text();
+        let parsed = shared.parsed(sql);
+        let text = &*parsed.summary;
         let name = if text.is_empty() { shared.system } else { text };
         let span = tracing::info_span!(
             target: TARGET,
@@ -137,8 +182,8 @@ impl<'q> Op<'q> {
             otel.kind = "client",
             otel.status_code = Empty,
             db.system.name = shared.system,
-            db.operation.name = summary.operation(),
-            db.collection.name = collection,
+            db.operation.name = parsed.operation,
+            db.collection.name = parsed.collection.as_deref(),
             db.query.summary = (!text.is_empty()).then_some(text),
             db.query.text = Empty,
             db.response.returned_rows = Empty,
@@ -151,7 +196,7 @@ impl<'q> Op<'q> {
         Op {
             shared,
             sql,
-            summary,
+            parsed,
             span,
             called: Instant::now(),
             executing: None,
@@ -205,21 +250,20 @@ impl<'q> Op<'q> {
             None => (self.called.elapsed(), false),
         };
         let error_type = error.map(error_type);
-        let operation = self.summary.operation().unwrap_or("");
-        let collection = if shared.collection_names {
-            self.summary.collection().unwrap_or("")
-        } else {
-            ""
-        };
+        let parsed = &*self.parsed;
+        let operation = parsed.operation.unwrap_or("");
+        let collection = parsed.collection.as_deref().unwrap_or("");
         if let Some(family) = &shared.duration {
-            family
-                .get(&[
-                    shared.system,
-                    operation,
-                    collection,
-                    error_type.as_deref().unwrap_or(""),
-                ])
-                .observe(elapsed.as_secs_f64());
+            let secs = elapsed.as_secs_f64();
+            match &error_type {
+                None => parsed
+                    .ok_duration
+                    .get_or_init(|| family.get(&[shared.system, operation, collection, ""]))
+                    .observe(secs),
+                Some(e) => family
+                    .get(&[shared.system, operation, collection, e])
+                    .observe(secs),
+            }
         }
         let slow = executed && elapsed >= shared.slow_threshold;
         if slow {
@@ -235,7 +279,7 @@ impl<'q> Op<'q> {
         let report = report::Report {
             shared,
             sql: self.sql,
-            summary: &self.summary,
+            summary: &parsed.summary,
             elapsed,
             rows_returned: self.rows_returned,
             rows_affected: self.rows_affected,
@@ -323,6 +367,30 @@ pub(crate) fn error_type(error: &sqlx::Error) -> Cow<'static, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn statements_are_parsed_once_and_the_cache_stays_bounded() {
+        let shared = Shared::new::<sqlx::Sqlite>(&Config::new("cache-test"));
+        let a = shared.parsed("SELECT * FROM users WHERE id = ?");
+        let b = shared.parsed("SELECT * FROM users WHERE id = ?");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(
+            (a.operation, a.collection.as_deref(), &*a.summary),
+            (Some("SELECT"), Some("users"), "SELECT users")
+        );
+        for i in 0..MAX_CACHED_STATEMENTS * 3 {
+            shared.parsed(&format!("SELECT {i}"));
+            let len = shared.statements.read().unwrap().len();
+            assert!(len <= MAX_CACHED_STATEMENTS);
+        }
+        let long = format!("SELECT 1 -- {}", "x".repeat(MAX_CACHED_SQL_LEN));
+        let (c, d) = (shared.parsed(&long), shared.parsed(&long));
+        assert!(!Arc::ptr_eq(&c, &d), "long statements are not cached");
+        let no_tables =
+            Shared::new::<sqlx::Sqlite>(&Config::new("cache-test-2").collection_names(false));
+        assert_eq!(no_tables.parsed("DELETE FROM t").collection, None);
+    }
 
     #[test]
     fn client_errors_have_fixed_types() {

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tracing::Level;
 
 use crate::record::{Shared, TARGET};
-use crate::sql::{Dialect, Summary, sanitize};
+use crate::sql::{Dialect, sanitize};
 
 pub(crate) struct Report<'a, 'q> {
     pub(crate) shared: &'a Shared,
     pub(crate) sql: &'q str,
-    pub(crate) summary: &'a Summary<'q>,
+    pub(crate) summary: &'a str,
     pub(crate) elapsed: Duration,
     pub(crate) rows_returned: u64,
     pub(crate) rows_affected: u64,
@@ -36,7 +36,7 @@ fn millis(d: Duration) -> f64 {
 
 impl Report<'_, '_> {
     fn name(&self) -> &str {
-        match self.summary.text() {
+        match self.summary {
             "" => self.shared.system,
             text => text,
         }

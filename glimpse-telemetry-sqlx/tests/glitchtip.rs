@@ -40,8 +40,14 @@ async fn slow_queries_are_breadcrumbs_and_failures_are_events() {
     let events = capture.error_events();
     assert_eq!(events.len(), 1, "{events:#?}");
     let event = &events[0];
-    // (The request's ids on the event, `request_id` and the user, are the core's enrichment,
-    // tested there.)
+    assert_eq!(
+        event.tags.get("request_id").map(String::as_str),
+        Some("req-gt")
+    );
+    assert_eq!(
+        event.user.as_ref().and_then(|u| u.id.as_deref()),
+        Some("user-gt")
+    );
     assert_eq!(event.extra["error.type"], "1");
     let crumb = event
         .breadcrumbs

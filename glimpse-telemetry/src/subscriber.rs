@@ -251,24 +251,28 @@ impl Layers<'_> {
     }
 }
 
-/// The default directives added to `RUST_LOG`: the HTTP and gRPC stacks the exporters use are
-/// kept at WARN (unless `RUST_LOG` names them), so that exporting can never log about its own
-/// exporting in a loop.
+/// The default directives added to `RUST_LOG`, for targets not named in it:
+/// - the HTTP and gRPC stacks the exporters use, at WARN, so that exporting can never log about
+///   its own exporting in a loop;
+/// - sqlx's own statement log (`sqlx::query`), at ERROR: it prints each statement with its
+///   literal values (at DEBUG, and at WARN when slow), which glimpse-telemetry-sqlx reports
+///   instead, sanitized.
 pub(crate) fn directives(rust_log: &str) -> String {
-    const QUIET: &[&str] = &[
-        "h2",
-        "hyper",
-        "hyper_util",
-        "tonic",
-        "tower",
-        "reqwest",
-        "rustls",
-        "opentelemetry",
-        "opentelemetry_sdk",
-        "opentelemetry_otlp",
+    const QUIET: &[(&str, &str)] = &[
+        ("h2", "warn"),
+        ("hyper", "warn"),
+        ("hyper_util", "warn"),
+        ("tonic", "warn"),
+        ("tower", "warn"),
+        ("reqwest", "warn"),
+        ("rustls", "warn"),
+        ("opentelemetry", "warn"),
+        ("opentelemetry_sdk", "warn"),
+        ("opentelemetry_otlp", "warn"),
+        ("sqlx::query", "error"),
     ];
     let mut d = String::new();
-    for target in QUIET {
+    for (target, level) in QUIET {
         let named = rust_log.split(',').any(|dir| {
             let dir = dir.trim();
             dir == *target
@@ -277,7 +281,9 @@ pub(crate) fn directives(rust_log: &str) -> String {
         });
         if !named {
             d.push_str(target);
-            d.push_str("=warn,");
+            d.push('=');
+            d.push_str(level);
+            d.push(',');
         }
     }
     d.push_str(rust_log);
