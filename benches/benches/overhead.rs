@@ -68,6 +68,23 @@ fn run(
     app: Router,
     dispatch: &tracing::Dispatch,
 ) {
+    // `OVERHEAD_PROFILE="<case> <n>"`: run n requests of one case without criterion (for
+    // callgrind, which counts instructions reproducibly on a noisy machine).
+    if let Ok(spec) = std::env::var("OVERHEAD_PROFILE") {
+        let (case, n) = spec.split_once(' ').unwrap_or((spec.as_str(), "10000"));
+        if case == name {
+            let n: usize = n.parse().unwrap_or(10_000);
+            tracing::dispatcher::with_default(dispatch, || {
+                rt.block_on(async {
+                    for _ in 0..n {
+                        let response = app.clone().oneshot(request()).await.expect("response");
+                        black_box(response.into_body().collect().await.expect("body"));
+                    }
+                })
+            });
+        }
+        return;
+    }
     tracing::dispatcher::with_default(dispatch, || {
         g.bench_function(name, |b| {
             b.to_async(rt).iter(|| async {
@@ -199,7 +216,10 @@ fn overhead(c: &mut Criterion) {
     );
 
     // axum-prometheus (metrics only; its recorder is process-wide).
-    let (prometheus, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
+    let (prometheus, _handle) = {
+        let _in_runtime = rt.enter(); // the exporter's handle spawns its upkeep task
+        axum_prometheus::PrometheusMetricLayer::pair()
+    };
     run(
         &mut g,
         &rt,

@@ -152,7 +152,7 @@ fn normalize(key: &str) -> Cow<'_, str> {
 /// Luhn check.
 pub(crate) fn mask_card_numbers(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
-    if bytes.iter().filter(|b| b.is_ascii_digit()).count() < 13 {
+    if bytes.len() < 13 || bytes.iter().filter(|b| b.is_ascii_digit()).count() < 13 {
         return Cow::Borrowed(s);
     }
     let mut out: Option<String> = None;

@@ -119,9 +119,10 @@ impl SpanAccounting {
     }
 }
 
-/// Wraps the real exporter to count outcomes.
+/// Wraps the real exporter to redact spans and count outcomes.
 pub(crate) struct CountingExporter<E> {
     inner: E,
+    redactor: Redactor,
     accounting: Arc<SpanAccounting>,
 }
 
@@ -132,8 +133,12 @@ impl<E: fmt::Debug> fmt::Debug for CountingExporter<E> {
 }
 
 impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+    async fn export(&self, mut batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len();
+        // Redacted here, on the batch thread, not in `on_end` on the request's thread.
+        for span in &mut batch {
+            redact_span(&self.redactor, span);
+        }
         let result = self.inner.export(batch).await;
         self.accounting.done(n, &result);
         result
@@ -152,12 +157,11 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
     }
 }
 
-/// Redacts secrets from finished spans, then hands them to the batch processor unless the
-/// queue is full (then drops and counts them).
+/// Hands finished spans to the batch processor unless the queue is full (then drops and counts
+/// them).
 #[derive(Debug)]
 pub(crate) struct GuardedProcessor<P> {
     inner: P,
-    redactor: Redactor,
     accounting: Arc<SpanAccounting>,
 }
 
@@ -166,7 +170,7 @@ impl<P: SpanProcessor> SpanProcessor for GuardedProcessor<P> {
         self.inner.on_start(span, cx);
     }
 
-    fn on_end(&self, mut span: SpanData) {
+    fn on_end(&self, span: SpanData) {
         if !span.span_context.is_sampled() {
             return;
         }
@@ -175,18 +179,6 @@ impl<P: SpanProcessor> SpanProcessor for GuardedProcessor<P> {
             a.in_flight.fetch_sub(1, Ordering::Relaxed);
             a.dropped.inc();
             return;
-        }
-        redact_attributes(&self.redactor, &mut span.attributes);
-        for event in span.events.events.iter_mut() {
-            redact_attributes(&self.redactor, &mut event.attributes);
-            if let std::borrow::Cow::Owned(masked) = self.redactor.mask(&event.name) {
-                event.name = masked.into();
-            }
-        }
-        if let opentelemetry::trace::Status::Error { description } = &mut span.status {
-            if let std::borrow::Cow::Owned(masked) = self.redactor.mask(description) {
-                *description = masked.into();
-            }
         }
         self.inner.on_end(span);
     }
@@ -201,6 +193,21 @@ impl<P: SpanProcessor> SpanProcessor for GuardedProcessor<P> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+fn redact_span(redactor: &Redactor, span: &mut SpanData) {
+    redact_attributes(redactor, &mut span.attributes);
+    for event in span.events.events.iter_mut() {
+        redact_attributes(redactor, &mut event.attributes);
+        if let std::borrow::Cow::Owned(masked) = redactor.mask(&event.name) {
+            event.name = masked.into();
+        }
+    }
+    if let opentelemetry::trace::Status::Error { description } = &mut span.status {
+        if let std::borrow::Cow::Owned(masked) = redactor.mask(description) {
+            *description = masked.into();
+        }
     }
 }
 
@@ -228,6 +235,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
     let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
     let exporter = CountingExporter {
         inner: exporter,
+        redactor,
         accounting: accounting.clone(),
     };
     // The gate above keeps at most max_queue_size spans in flight, so the SDK's own queue
@@ -244,7 +252,6 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
     opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_span_processor(GuardedProcessor {
             inner: processor,
-            redactor,
             accounting,
         })
         .with_sampler(sdk_sampler(sampler))
