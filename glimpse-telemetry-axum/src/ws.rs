@@ -129,7 +129,8 @@ impl WebSocketUpgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let request = glimpse_telemetry::context::current();
-        let parent = Span::current().context();
+        // The active OpenTelemetry context is the upgrade request's server span.
+        let parent = glimpse_telemetry::otel::Context::current();
         let route = self.route;
         let failed_route = route.clone();
         self.inner

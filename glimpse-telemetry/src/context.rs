@@ -45,8 +45,29 @@ pub struct RequestContext {
 /// assert!(cx.request_id.is_none()); // no request here
 /// ```
 pub fn current() -> RequestContext {
+    let mut out = of_span(&tracing::Span::current());
+    opentelemetry::Context::map_current(|cx| {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            out.trace_id = Some(sc.trace_id());
+            out.span_id = Some(sc.span_id());
+            out.sampled = sc.is_sampled();
+        }
+    });
+    out
+}
+
+/// The request and user ids recorded on `span` or its parents (the trace fields stay empty:
+/// they belong to the active OpenTelemetry context, see [`current`]).
+///
+/// ```
+/// let span = tracing::info_span!("job");
+/// assert!(glimpse_telemetry::context::of_span(&span).request_id.is_none());
+/// ```
+pub fn of_span(span: &tracing::Span) -> RequestContext {
     let mut out = RequestContext::default();
-    tracing::Span::current().with_subscriber(|(id, dispatch)| {
+    span.with_subscriber(|(id, dispatch)| {
         let Some(registry) = dispatch.downcast_ref::<Registry>() else {
             return;
         };
@@ -67,15 +88,6 @@ pub fn current() -> RequestContext {
             if out.request_id.is_some() && out.user_id.is_some() {
                 break;
             }
-        }
-    });
-    opentelemetry::Context::map_current(|cx| {
-        let span = cx.span();
-        let sc = span.span_context();
-        if sc.is_valid() {
-            out.trace_id = Some(sc.trace_id());
-            out.span_id = Some(sc.span_id());
-            out.sampled = sc.is_sampled();
         }
     });
     out

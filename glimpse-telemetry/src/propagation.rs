@@ -114,8 +114,9 @@ pub fn inject(cx: &Context, headers: &mut HeaderMap) {
 /// assert!(headers.is_empty());
 /// ```
 pub fn inject_current(headers: &mut HeaderMap) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
-    let cx = tracing::Span::current().context();
+    // The active OpenTelemetry context: the current span's, whether the tracing bridge started
+    // it or an adapter attached it.
+    let cx = Context::current();
     inject(&cx, headers);
 }
 

@@ -27,9 +27,11 @@ use crate::redact::Redactor;
 pub type BoxedLayer =
     Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
 
-/// An event field that keeps an event out of the trace (it still reaches the logs): the HTTP
-/// layer's access line, for instance, repeats what the span already says.
-pub const SKIP_SPAN_EVENT_FIELD: &str = "otel.skip_event";
+/// A field that keeps a span or an event away from OpenTelemetry (logs and GlitchTip still see
+/// it): the span is not exported, the event does not become a span event. The HTTP layer uses it
+/// for its request span, whose OpenTelemetry span it builds itself, and for its access line,
+/// which repeats what the span says.
+pub const SKIP_OTEL_FIELD: &str = "otel.skip";
 
 /// The filter of the built-in layers: INFO-and-above spans always, the rest by `RUST_LOG`.
 pub(crate) struct TelemetryFilter {
@@ -37,7 +39,7 @@ pub(crate) struct TelemetryFilter {
     events: bool,
     max_event_level: LevelFilter,
     /// For the OpenTelemetry layer: events only inside a recording (sampled) span, and not those
-    /// marked with [`SKIP_SPAN_EVENT_FIELD`]. Turning an event into a span event allocates; for a
+    /// marked with [`SKIP_OTEL_FIELD`]. Turning an event into a span event allocates; for a
     /// span that will not be exported, that work is thrown away.
     span_events_only: bool,
     /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
@@ -65,7 +67,7 @@ impl TelemetryFilter {
     }
 
     /// For the OpenTelemetry layer: events become span events only at `level` or above, inside
-    /// a recording span, and unless marked with [`SKIP_SPAN_EVENT_FIELD`].
+    /// a recording span, and unless marked with [`SKIP_OTEL_FIELD`].
     pub(crate) fn span_events(mut self, level: LevelFilter) -> Self {
         self.max_event_level = level;
         self.span_events_only = true;
@@ -94,6 +96,9 @@ impl TelemetryFilter {
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        if self.span_events_only && meta.fields().field(SKIP_OTEL_FIELD).is_some() {
+            return false;
+        }
         if meta.is_span() {
             *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
         } else {
@@ -104,13 +109,13 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
+        if self.span_events_only && meta.fields().field(SKIP_OTEL_FIELD).is_some() {
+            return Interest::never();
+        }
         if meta.is_span() && *meta.level() <= Level::INFO {
             return Interest::always();
         }
-        if !meta.is_span()
-            && (!self.event_allowed(meta.level())
-                || (self.span_events_only && meta.fields().field(SKIP_SPAN_EVENT_FIELD).is_some()))
-        {
+        if !meta.is_span() && !self.event_allowed(meta.level()) {
             return Interest::never();
         }
         let env = Filter::<S>::callsite_enabled(&self.env, meta);
@@ -205,6 +210,7 @@ impl Layers<'_> {
             .boxed(),
         );
         if let Some(tracer) = self.tracer {
+            layers.push(Box::new(crate::traces::TracerLayer::new(tracer.clone())));
             layers.push(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)

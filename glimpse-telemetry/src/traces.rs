@@ -8,8 +8,9 @@
 //! failure is logged once, and so is the recovery, never a line per attempt.
 //!
 //! Log events inside a sampled span at WARN and above also become span events (see
-//! [`Builder::span_event_level`](crate::Builder::span_event_level)); an event with the field
-//! [`SKIP_SPAN_EVENT_FIELD`] never does.
+//! [`Builder::span_event_level`](crate::Builder::span_event_level)); a span or event with the
+//! field [`SKIP_OTEL_FIELD`] is left to the logs. Adapters that build their OpenTelemetry spans
+//! directly get the tracer with [`tracer`].
 //!
 //! Secrets are removed from span attributes and events before export (see
 //! [`redact`](crate::redact)).
@@ -30,7 +31,7 @@ use opentelemetry_sdk::trace::{
 use crate::config::{BatchConfig, Sampler};
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
-pub use crate::subscriber::SKIP_SPAN_EVENT_FIELD;
+pub use crate::subscriber::SKIP_OTEL_FIELD;
 
 /// The trace and span id of the current span when it is sampled (what exemplars carry).
 ///
@@ -45,6 +46,44 @@ pub fn current_sampled_ids() -> Option<(TraceId, SpanId)> {
         let sc = span.span_context();
         sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()))
     })
+}
+
+/// The tracer of the current `tracing` dispatcher (the one `init` installed, or the one
+/// [`Builder::build`](crate::Builder::build) returned and the caller made current), for adapters
+/// that build OpenTelemetry spans directly; `None` when traces are off.
+///
+/// ```
+/// // Without telemetry there is no tracer.
+/// assert!(glimpse_telemetry::traces::tracer().is_none());
+/// ```
+pub fn tracer() -> Option<opentelemetry_sdk::trace::SdkTracer> {
+    tracing::dispatcher::get_default(|d| d.downcast_ref::<TracerHandle>().map(|h| h.0.clone()))
+}
+
+/// What [`TracerLayer`] exposes through the dispatcher.
+pub(crate) struct TracerHandle(opentelemetry_sdk::trace::SdkTracer);
+
+/// A layer that does nothing but carry the tracer, so [`tracer`] can find it from a dispatcher.
+pub(crate) struct TracerLayer(TracerHandle);
+
+impl TracerLayer {
+    pub(crate) fn new(tracer: opentelemetry_sdk::trace::SdkTracer) -> Self {
+        TracerLayer(TracerHandle(tracer))
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TracerLayer {
+    // SAFETY: each pointer returned points to a value of exactly the type asked for (the handle
+    // field, or the layer itself), valid for as long as `self` is.
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<TracerHandle>() {
+            Some(&self.0 as *const TracerHandle as *const ())
+        } else if id == std::any::TypeId::of::<Self>() {
+            Some(self as *const Self as *const ())
+        } else {
+            None
+        }
+    }
 }
 
 pub(crate) fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {

@@ -47,10 +47,11 @@ fn spans(outcome: &str) -> f64 {
 }
 
 fn assert_bounded(took: Duration) {
-    // The configured timeout is 1 s; allow scheduling slack but catch a wait on the 30 s
+    // The configured timeout is 1 s; allow for debug builds under parallel load, but catch a wait
+    // on the 30 s
     // export timeout.
     assert!(
-        took < Duration::from_secs(3),
+        took < Duration::from_secs(6),
         "shutdown took {took:?} with a 1 s timeout"
     );
     let dropped = spans("dropped");
@@ -84,7 +85,7 @@ fn blackholed_http_collector() {
 #[test]
 fn refused_collector_is_logged_once() {
     let (logs, took) = run_against(refused_url(), Protocol::Grpc);
-    assert!(took < Duration::from_secs(3), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
     assert!(spans("failed") >= 1.0, "failures are counted");
     let failures = logs
         .lines()

@@ -219,13 +219,14 @@ fn broken_glitchtip(url: String) {
     let start = Instant::now();
     let _ = guard.shutdown();
     let shutdown = start.elapsed();
-    // Generous bounds: these are not benchmarks, they catch a call that blocks on the network.
+    // Bounds that only catch a call blocking on the network (a request to the blackhole would
+    // wait for sentry's 30 s timeout); debug builds under parallel load are slow, so no tighter.
     assert!(
-        logging < Duration::from_secs(2),
+        logging < Duration::from_secs(15),
         "200 error events took {logging:?}"
     );
     assert!(
-        shutdown < Duration::from_secs(4),
+        shutdown < Duration::from_secs(8),
         "shutdown took {shutdown:?} with a 2 s timeout"
     );
     assert_eq!(

@@ -68,6 +68,8 @@ pub(crate) fn write(t: &Tracker, outcome: Outcome, elapsed: Duration) {
         return;
     }
 
+    // Log lines read the trace and span ids from the active OpenTelemetry context.
+    let _otel = t.attach_otel();
     let status = match outcome {
         Outcome::Response(s) => s.as_u16(),
         Outcome::Cancelled => CLIENT_CLOSED_REQUEST,

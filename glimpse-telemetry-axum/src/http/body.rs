@@ -83,7 +83,7 @@ impl<B: Body> Body for ResponseBody<B> {
         };
         let result = {
             let _entered = match this.tracker {
-                Some(t) if *this.enter => Some(t.span.enter()),
+                Some(t) if *this.enter => Some(t.enter()),
                 _ => None,
             };
             body.as_mut().poll_frame(cx)

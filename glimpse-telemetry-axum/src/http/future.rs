@@ -51,23 +51,13 @@ where
         let inner = this.inner;
         let polled = match this.tracker.as_mut() {
             Some(t) => {
-                let info = t.take_info();
-                let (first, polled) = {
-                    let _entered = t.span.enter();
-                    // The first enter started the OpenTelemetry span: read its context now.
-                    let first = info.map(|info| t.started(info));
-                    let polled = match &t.hub {
-                        Some(h) => Hub::run(h.hub.clone(), || {
-                            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-                        }),
-                        None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
-                    };
-                    (first, polled)
-                };
-                if let Some(first) = first {
-                    t.set_started(first);
+                let _entered = t.enter();
+                match &t.hub {
+                    Some(h) => Hub::run(h.hub.clone(), || {
+                        catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+                    }),
+                    None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
                 }
-                polled
             }
             None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
         };

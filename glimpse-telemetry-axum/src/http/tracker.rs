@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use glimpse_telemetry::metrics::Gauge;
-use glimpse_telemetry::otel::trace::{SpanId, Status, TraceContextExt as _, TraceId};
-use glimpse_telemetry::otel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
+use glimpse_telemetry::otel::trace::{
+    SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
+};
 use glimpse_telemetry::otel::{Context, KeyValue};
 use http::header::{HOST, HeaderName, USER_AGENT};
 use http::uri::Scheme;
@@ -65,8 +66,6 @@ pub(crate) struct Tracker {
     pub(crate) request_id: HeaderValue,
     pub(crate) active: Option<&'static Gauge>,
     pub(crate) request_size: Option<u64>,
-    /// What the span's attributes need from the request, until the first poll.
-    info: Option<RequestInfo>,
     pub(crate) status: Option<StatusCode>,
     pub(crate) failed: bool,
     pub(crate) response_bytes: u64,
@@ -76,7 +75,13 @@ pub(crate) struct Tracker {
     done: bool,
 }
 
-/// What the first enter of the span tells.
+/// The request entered (fields drop in order: the context is detached before the span exits).
+pub(crate) struct Entered<'a> {
+    _cx: Option<glimpse_telemetry::otel::ContextGuard>,
+    _span: tracing::span::Entered<'a>,
+}
+
+/// What starting the OpenTelemetry span tells.
 #[derive(Default)]
 pub(crate) struct Started {
     cx: Context,
@@ -118,18 +123,23 @@ impl Tracker {
         };
         let user = req.extensions().get::<UserId>().map(UserId::as_str);
 
+        // The `tracing` span carries the request's ids to log lines and GlitchTip events; it is
+        // kept away from the tracing-to-OpenTelemetry bridge (`otel.skip`), because the exported
+        // server span is built right here, with the tracer: one span's bookkeeping, not two.
         let span = tracing::info_span!(
             target: SPAN_TARGET,
             parent: None,
             SPAN_NAME,
-            otel.kind = "server",
+            otel.skip = true,
             request_id = request_id.to_str().unwrap_or_default(),
             user_id = user,
         );
         let headers = req.headers();
-        if headers.contains_key(TRACEPARENT) || headers.contains_key(BAGGAGE) {
-            let _ = span.set_parent(glimpse_telemetry::propagation::extract(headers));
-        }
+        let tracer = if span.is_disabled() {
+            None
+        } else {
+            glimpse_telemetry::traces::tracer()
+        };
         let hub = request_hub(
             || span_name(method_index, &route),
             METHODS[method_index],
@@ -147,10 +157,34 @@ impl Tracker {
                 .map(|c| c.0),
         };
 
+        let path = PathText::new(req.uri().path());
+        let started = match tracer {
+            Some(tracer) => {
+                let parent = if headers.contains_key(TRACEPARENT) || headers.contains_key(BAGGAGE) {
+                    glimpse_telemetry::propagation::extract(headers)
+                } else {
+                    Context::new()
+                };
+                let otel = tracer
+                    .span_builder(SPAN_NAME)
+                    .with_kind(SpanKind::Server)
+                    .start_with_context(&tracer, &parent);
+                start_span(
+                    parent.with_span(otel),
+                    &route,
+                    method_index,
+                    req.method(),
+                    path.as_str(),
+                    &info,
+                )
+            }
+            None => Started::default(),
+        };
+
         Box::new(Tracker {
             method_index,
             method: req.method().clone(),
-            path: PathText::new(req.uri().path()),
+            path,
             query: if route.config.log_query {
                 req.uri().query().map(Into::into)
             } else {
@@ -160,13 +194,12 @@ impl Tracker {
             request_size: content_length(req.headers()),
             route,
             span,
-            cx: Context::new(),
-            sampled: None,
-            recording: false,
-            traceparent: None,
+            cx: started.cx,
+            sampled: started.sampled,
+            recording: started.recording,
+            traceparent: started.traceparent,
             request_id,
             active,
-            info: Some(info),
             status: None,
             failed: false,
             response_bytes: 0,
@@ -177,54 +210,20 @@ impl Tracker {
         })
     }
 
-    /// The request parts kept for the span's attributes, once (on the first poll).
+    /// Enters the request: its `tracing` span and, when there is one, its OpenTelemetry
+    /// context (what log lines, child spans and outgoing calls read), until the guard drops.
     #[inline]
-    pub(crate) fn take_info(&mut self) -> Option<RequestInfo> {
-        self.info.take()
-    }
-
-    /// Called inside the span on its first enter, which started the OpenTelemetry span: its
-    /// context (sampling decision, ids) is the current one. Builds the attributes only if the span
-    /// is recorded.
-    #[inline]
-    pub(crate) fn started(&self, info: RequestInfo) -> Started {
-        if self.span.is_disabled() {
-            return Started::default();
-        }
-        let cx = Context::current();
-        let (traceparent, sampled, recording) = {
-            let otel_span = cx.span();
-            let sc = otel_span.span_context();
-            (
-                sc.is_valid()
-                    .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled())),
-                sc.is_sampled().then(|| (sc.trace_id(), sc.span_id())),
-                otel_span.is_recording(),
-            )
-        };
-        if recording {
-            set_request_attributes(
-                &cx,
-                &self.route,
-                self.method_index,
-                &self.method,
-                self.path.as_str(),
-                &info,
-            );
-        }
-        Started {
-            cx,
-            sampled,
-            recording,
-            traceparent,
+    pub(crate) fn enter(&self) -> Entered<'_> {
+        Entered {
+            _cx: self.attach_otel(),
+            _span: self.span.enter(),
         }
     }
 
-    pub(crate) fn set_started(&mut self, s: Started) {
-        self.cx = s.cx;
-        self.sampled = s.sampled;
-        self.recording = s.recording;
-        self.traceparent = s.traceparent;
+    /// Makes the request's OpenTelemetry context the active one, if it has a span.
+    #[inline]
+    pub(crate) fn attach_otel(&self) -> Option<glimpse_telemetry::otel::ContextGuard> {
+        self.cx.has_active_span().then(|| self.cx.clone().attach())
     }
 
     pub(crate) fn outcome(&self) -> Outcome {
@@ -260,6 +259,15 @@ impl Tracker {
         );
         if self.recording {
             self.set_response_attributes(outcome);
+            // The ids the `tracing` span recorded (the user may have been named by a handler).
+            let ids = glimpse_telemetry::context::of_span(&self.span);
+            let otel = self.cx.span();
+            if let Some(id) = ids.request_id {
+                otel.set_attribute(KeyValue::new(glimpse_telemetry::logs::REQUEST_ID_FIELD, id));
+            }
+            if let Some(id) = ids.user_id {
+                otel.set_attribute(KeyValue::new(glimpse_telemetry::logs::USER_ID_FIELD, id));
+            }
             // The exported span ends with the response (not at its last poll), and before the
             // access line: that line is a log line of the request, not an event of its span (it
             // would be one more copy to export).
@@ -302,6 +310,36 @@ impl Tracker {
 impl Drop for Tracker {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// Reads the new span's ids and sampling decision, and sets its attributes if it records.
+fn start_span(
+    cx: Context,
+    route: &RouteState,
+    method_index: usize,
+    method: &Method,
+    path: &str,
+    info: &RequestInfo,
+) -> Started {
+    let (traceparent, sampled, recording) = {
+        let otel_span = cx.span();
+        let sc = otel_span.span_context();
+        (
+            sc.is_valid()
+                .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled())),
+            sc.is_sampled().then(|| (sc.trace_id(), sc.span_id())),
+            otel_span.is_recording(),
+        )
+    };
+    if recording {
+        set_request_attributes(&cx, route, method_index, method, path, info);
+    }
+    Started {
+        cx,
+        sampled,
+        recording,
+        traceparent,
     }
 }
 

@@ -271,14 +271,17 @@ fn event_otel_ids(event: &Event<'_>) -> Option<(TraceId, SpanId)> {
         let sc = span.span_context();
         sc.is_valid().then(|| (sc.trace_id(), sc.span_id()))
     };
-    match event.parent() {
+    let explicit = match event.parent() {
         // An explicit parent may not be the active span: ask the OpenTelemetry layer for it.
         Some(id) if !event.is_contextual() => {
             tracing::dispatcher::get_default(|d| tracing_opentelemetry::get_otel_context(id, d))
                 .and_then(|cx| ids(&cx))
         }
-        _ => opentelemetry::Context::map_current(ids),
-    }
+        _ => None,
+    };
+    // A span the bridge does not know (an adapter built its OpenTelemetry span itself and
+    // attached its context): the active context is the one.
+    explicit.or_else(|| opentelemetry::Context::map_current(ids))
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
