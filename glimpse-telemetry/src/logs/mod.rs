@@ -291,3 +291,37 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
         out.push(char::from(HEX[usize::from(b & 0xf)]));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_sampling_keeps_one_in_n_of_matching_targets_only() {
+        let layer = JsonLayer::new(
+            "t",
+            Redactor::default(),
+            None,
+            &[("sqlx".to_owned(), 0.1), ("quiet".to_owned(), 0.0)],
+        );
+        let kept = |level: Level, target: &str| {
+            (0..1000)
+                .filter(|_| !layer.sampled_out(&level, target))
+                .count()
+        };
+        assert_eq!(kept(Level::DEBUG, "sqlx::query"), 100);
+        assert_eq!(kept(Level::TRACE, "sqlx"), 100);
+        assert_eq!(kept(Level::DEBUG, "quiet::x"), 0);
+        assert_eq!(
+            kept(Level::DEBUG, "my_app"),
+            1000,
+            "other targets are not sampled"
+        );
+        assert_eq!(
+            kept(Level::INFO, "sqlx::query"),
+            1000,
+            "INFO and above are never sampled"
+        );
+        assert_eq!(kept(Level::ERROR, "quiet"), 1000);
+    }
+}
