@@ -513,9 +513,7 @@ impl Builder {
                     .take()
                     .unwrap_or_else(|| Box::new(std::io::stdout()));
                 let dropped = metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED
-                    .register::<metrics::Counter>()
-                    .map(|f| f.get(&[]))
-                    .unwrap_or_default();
+                    .series::<metrics::Counter>(&[]);
                 let (sink, handle) = LogSink::background(out, dropped)
                     .map_err(|e| Error::setup("log writer thread", e))?;
                 (Some(sink), Some(handle))

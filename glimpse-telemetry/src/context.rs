@@ -46,6 +46,12 @@ pub struct RequestContext {
 /// ```
 pub fn current() -> RequestContext {
     let mut out = of_span(&tracing::Span::current());
+    with_active_trace(&mut out);
+    out
+}
+
+/// Fills the trace fields from the active OpenTelemetry context.
+fn with_active_trace(out: &mut RequestContext) {
     opentelemetry::Context::map_current(|cx| {
         let span = cx.span();
         let sc = span.span_context();
@@ -55,7 +61,6 @@ pub fn current() -> RequestContext {
             out.sampled = sc.is_sampled();
         }
     });
-    out
 }
 
 /// The request and user ids recorded on `span` or its parents (the trace fields stay empty:
@@ -117,15 +122,7 @@ where
             }
         }
     }
-    opentelemetry::Context::map_current(|cx| {
-        let span = cx.span();
-        let sc = span.span_context();
-        if sc.is_valid() {
-            out.trace_id = Some(sc.trace_id());
-            out.span_id = Some(sc.span_id());
-            out.sampled = sc.is_sampled();
-        }
-    });
+    with_active_trace(&mut out);
     out
 }
 

@@ -111,15 +111,7 @@ pub(crate) struct SpanAccounting {
 
 impl SpanAccounting {
     pub(crate) fn new(max_queue_size: usize, endpoint: String) -> Arc<Self> {
-        let family = catalogue::GLIMPSE_TELEMETRY_SPANS
-            .register::<Counter>()
-            .ok();
-        let c = |outcome: &str| {
-            family
-                .as_ref()
-                .map(|f| f.get(&[outcome]))
-                .unwrap_or_default()
-        };
+        let c = |outcome: &str| catalogue::GLIMPSE_TELEMETRY_SPANS.series::<Counter>(&[outcome]);
         Arc::new(SpanAccounting {
             in_flight: AtomicUsize::new(0),
             max_in_flight: max_queue_size,

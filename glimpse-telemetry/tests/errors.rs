@@ -195,7 +195,9 @@ fn panic_becomes_an_event_and_one_json_line() {
 
 /// GlitchTip that answers 500 or 429, or accepts and never answers: logging an error returns at
 /// once, and shutdown returns within its timeout.
-fn broken_glitchtip(url: String) {
+/// Logs 200 errors against a broken GlitchTip at `url`; `reached` says whether it saw a request
+/// (checked before shutting down, so a slow transport under load is waited for, up to 10 s).
+fn broken_glitchtip(url: String, reached: impl Fn() -> bool) {
     let logs = LogCapture::default();
     let dsn = format!("http://public@{}/1", url.trim_start_matches("http://"));
     let guard = glimpse_telemetry::builder()
@@ -216,6 +218,11 @@ fn broken_glitchtip(url: String) {
         tracing::error!(i, "failure {i}");
     }
     let logging = start.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !reached() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(reached(), "the events were sent to the broken GlitchTip");
     let start = Instant::now();
     let _ = guard.shutdown();
     let shutdown = start.elapsed();
@@ -242,20 +249,17 @@ fn broken_glitchtip(url: String) {
 #[test]
 fn glitchtip_answering_500_never_blocks() {
     let server = StatusServer::start(500);
-    broken_glitchtip(server.url());
-    assert!(server.requests() >= 1, "events were sent and refused");
+    broken_glitchtip(server.url(), || server.requests() >= 1);
 }
 
 #[test]
 fn glitchtip_answering_429_never_blocks() {
     let server = StatusServer::start_with_headers(429, &[("Retry-After", "60")]);
-    broken_glitchtip(server.url());
-    assert!(server.requests() >= 1);
+    broken_glitchtip(server.url(), || server.requests() >= 1);
 }
 
 #[test]
 fn glitchtip_that_never_answers_never_blocks() {
     let hole = Blackhole::start();
-    broken_glitchtip(hole.url());
-    assert!(hole.accepted() >= 1);
+    broken_glitchtip(hole.url(), || hole.accepted() >= 1);
 }

@@ -45,14 +45,8 @@ fn reporter() -> Option<&'static Reporter> {
                 .name("glimpse-error-reporter".into())
                 .spawn(move || run(&rx, &worker_pending))
                 .ok()?;
-            let family = catalogue::GLIMPSE_TELEMETRY_ERROR_EVENTS
-                .register::<Counter>()
-                .ok();
             let c = |outcome: &str| {
-                family
-                    .as_ref()
-                    .map(|f| f.get(&[outcome]))
-                    .unwrap_or_default()
+                catalogue::GLIMPSE_TELEMETRY_ERROR_EVENTS.series::<Counter>(&[outcome])
             };
             Some(Reporter {
                 tx,

@@ -120,29 +120,27 @@ pub fn payment_transaction(
     currency: &str,
     outcome: PaymentOutcome,
 ) {
+    // tracing needs a constant level per call site: one per outcome, with the same fields.
+    macro_rules! payment {
+        ($level:expr) => {
+            tracing::event!(
+                target: AUDIT_TARGET,
+                $level,
+                log_type = LogType::Audit.as_str(),
+                retention = Retention::Years7.as_str(),
+                event_type = "payment_transaction",
+                payment_id,
+                amount_minor,
+                currency,
+                status = outcome.as_str(),
+                "payment {payment_id} {}",
+                outcome.as_str()
+            )
+        };
+    }
     match outcome {
-        PaymentOutcome::Succeeded => tracing::info!(
-            target: AUDIT_TARGET,
-            log_type = LogType::Audit.as_str(),
-            retention = Retention::Years7.as_str(),
-            event_type = "payment_transaction",
-            payment_id,
-            amount_minor,
-            currency,
-            status = outcome.as_str(),
-            "payment {payment_id} {}", outcome.as_str()
-        ),
-        _ => tracing::warn!(
-            target: AUDIT_TARGET,
-            log_type = LogType::Audit.as_str(),
-            retention = Retention::Years7.as_str(),
-            event_type = "payment_transaction",
-            payment_id,
-            amount_minor,
-            currency,
-            status = outcome.as_str(),
-            "payment {payment_id} {}", outcome.as_str()
-        ),
+        PaymentOutcome::Succeeded => payment!(tracing::Level::INFO),
+        _ => payment!(tracing::Level::WARN),
     }
 }
 

@@ -69,10 +69,8 @@ impl JsonLayer {
     ) -> Self {
         let mut svc = String::from("\"service\":");
         json::write_str(&mut svc, service);
-        let family = crate::metrics::catalogue::GLIMPSE_LOG_EVENTS
-            .register::<Counter>()
-            .ok();
-        let count = |level: &str| family.as_ref().map(|f| f.get(&[level])).unwrap_or_default();
+        let count =
+            |level: &str| crate::metrics::catalogue::GLIMPSE_LOG_EVENTS.series::<Counter>(&[level]);
         JsonLayer {
             service: svc,
             redactor,

@@ -55,13 +55,8 @@ struct Handles {
 fn handles() -> &'static Handles {
     static HANDLES: OnceLock<Handles> = OnceLock::new();
     HANDLES.get_or_init(|| {
-        // These definitions are fixed and valid (the catalogue's tests register each one), so
-        // registration only fails if user code took a name of ours with other labels: then the
-        // helpers count into detached instruments rather than panic.
         let counter = |def: &'static super::catalogue::MetricDef, labels: &[&str]| {
-            def.register::<Counter>()
-                .map(|f| f.get(labels))
-                .unwrap_or_default()
+            def.series::<Counter>(labels)
         };
         Handles {
             registrations: counter(&GLIMPSE_USER_REGISTRATIONS, &[]),
@@ -75,10 +70,7 @@ fn handles() -> &'static Handles {
                 &GLIMPSE_PAYMENTS_PROCESSED,
                 &[PaymentOutcome::Failed.as_str()],
             ),
-            active_users: GLIMPSE_ACTIVE_USERS
-                .register::<Gauge>()
-                .map(|f| f.get(&[]))
-                .unwrap_or_default(),
+            active_users: GLIMPSE_ACTIVE_USERS.series::<Gauge>(&[]),
         }
     })
 }

@@ -118,6 +118,18 @@ impl MetricDef {
     }
 }
 
+impl MetricDef {
+    /// One series of this family, registering the family if needed. The SDK's own metrics must
+    /// never fail a service: if user code took one of these names with other labels, the series
+    /// is a detached instrument that counts nowhere.
+    pub(crate) fn series<M: Metric>(&'static self, labels: &[&str]) -> M {
+        match self.register::<M>() {
+            Ok(family) => family.get(labels),
+            Err(_) => M::new_instance(self.buckets.unwrap_or(super::DURATION_BUCKETS)),
+        }
+    }
+}
+
 const fn def(
     name: &'static str,
     kind: Kind,
