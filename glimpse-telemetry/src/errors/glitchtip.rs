@@ -250,6 +250,11 @@ where
         if level > Level::INFO {
             return;
         }
+        // Nothing to build when this thread's hub sends nowhere (no DSN, or an adapter's silent
+        // hub for lines that must not become breadcrumbs of another request).
+        if !sentry::Hub::current().client().is_some_and(|c| c.is_enabled()) {
+            return;
+        }
         let mut f = Fields::default();
         event.record(&mut f);
         let data: BTreeMap<String, Value> = f
