@@ -57,7 +57,14 @@ struct HeaderExtractor<'a>(&'a HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        let value = self.0.get(key).and_then(|v| v.to_str().ok())?;
+        // The SDK's parser is lenient (`00-1-1-01` passes); only exact W3C values go through,
+        // and `tracestate` only with one.
+        match key {
+            "traceparent" => is_w3c_traceparent(value.trim()).then_some(value.trim()),
+            "tracestate" => self.get("traceparent").and(Some(value)),
+            _ => Some(value),
+        }
     }
 
     fn keys(&self) -> Vec<&str> {
@@ -75,6 +82,35 @@ impl Injector for HeaderInjector<'_> {
         ) {
             self.0.insert(name, value);
         }
+    }
+}
+
+/// `version-traceid-parentid-flags` exactly as W3C Trace Context writes it: lowercase hex of
+/// 2, 32, 16 and 2 digits; version `ff` is invalid; version `00` has nothing after the flags,
+/// later versions may (after a `-`).
+fn is_w3c_traceparent(v: &str) -> bool {
+    let b = v.as_bytes();
+    let hex = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .is_some_and(|s| s.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')))
+    };
+    if b.len() < 55
+        || !hex(0..2)
+        || &b[0..2] == b"ff"
+        || b[2] != b'-'
+        || !hex(3..35)
+        || b[35] != b'-'
+        || !hex(36..52)
+        || b[52] != b'-'
+        || !hex(53..55)
+    {
+        return false;
+    }
+    match (&b[0..2], b.len()) {
+        (b"00", 55) => true,
+        (b"00", _) => false,
+        (_, 55) => true,
+        (_, _) => b[55] == b'-',
     }
 }
 
@@ -141,6 +177,27 @@ mod tests {
             h.insert("baggage", HeaderValue::from_static("a=b,,;;=%%%"));
             let cx = extract(&h);
             assert!(!cx.span().span_context().is_valid(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_exact_w3c_traceparents_pass() {
+        for ok in [
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-future-fields",
+        ] {
+            assert!(is_w3c_traceparent(ok), "{ok}");
+        }
+        for bad in [
+            "00-1-1-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "0A-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1",
+        ] {
+            assert!(!is_w3c_traceparent(bad), "{bad}");
         }
     }
 

@@ -56,7 +56,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("glimpse-api stopped");
-    telemetry.shutdown()?;
+    // A collector that does not answer in time is not a failed stop: the SDK has logged what it
+    // dropped, and the service did stop cleanly.
+    let _ = telemetry.shutdown();
     Ok(())
 }
 

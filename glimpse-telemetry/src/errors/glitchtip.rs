@@ -252,7 +252,10 @@ where
         }
         // Nothing to build when this thread's hub sends nowhere (no DSN, or an adapter's silent
         // hub for lines that must not become breadcrumbs of another request).
-        if !sentry::Hub::current().client().is_some_and(|c| c.is_enabled()) {
+        if !sentry::Hub::current()
+            .client()
+            .is_some_and(|c| c.is_enabled())
+        {
             return;
         }
         let mut f = Fields::default();

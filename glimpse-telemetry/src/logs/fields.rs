@@ -212,12 +212,16 @@ impl FieldVisitor<'_> {
                 return;
             }
         }
-        if let Some(slot) = self.id_slot(field.name()) {
+        if matches!(field.name(), REQUEST_ID_FIELD | USER_ID_FIELD) {
             let mut end = value.len().min(MAX_ID_LEN);
             while !value.is_char_boundary(end) {
                 end -= 1;
             }
-            *slot = Some(value[..end].into());
+            // Ids come from headers and tokens: mask a card number there too.
+            let id: Box<str> = self.redactor.mask(&value[..end]).into();
+            if let Some(slot) = self.id_slot(field.name()) {
+                *slot = Some(id);
+            }
             return;
         }
         match self.begin(field) {

@@ -135,8 +135,12 @@ struct Scratch {
     message: String,
     /// Fields of the event's spans, already deduplicated, each preceded by a comma.
     span_fields: String,
-    /// Keys written so far, so each appears once (innermost wins).
-    written: Vec<&'static str>,
+    /// Keys written so far (hashes of the keys as written), so each appears once: the event's
+    /// first, then inner spans' before outer ones'. Two field names can be written alike
+    /// (`http.route` and `http_route`), so this compares what is written, not the names.
+    written: Vec<u64>,
+    /// The event's own fields that are written, each preceded by a comma.
+    event_fields: String,
     /// `,"requestId":...,"userId":...` as found.
     ids: String,
 }
@@ -181,6 +185,7 @@ impl JsonLayer {
         s.message.clear();
         s.span_fields.clear();
         s.written.clear();
+        s.event_fields.clear();
         s.ids.clear();
 
         let mut request_id = None;
@@ -194,7 +199,13 @@ impl JsonLayer {
             message: Some(&mut s.message),
         });
         // Event fields win over span fields of the same name; inner spans over outer ones.
-        s.written.extend(s.entries.iter().map(|e| e.0));
+        for &(_, start, end) in &s.entries {
+            let frag = &s.fields[start as usize..end as usize];
+            if note_key(&mut s.written, frag) {
+                s.event_fields.push(',');
+                s.event_fields.push_str(frag);
+            }
+        }
         let mut have_request_id = push_id(&mut s.ids, "requestId", request_id.as_deref());
         let mut have_user_id = push_id(&mut s.ids, "userId", user_id.as_deref());
         if let Some(scope) = ctx.event_scope(event) {
@@ -209,9 +220,8 @@ impl JsonLayer {
                 if !have_user_id {
                     have_user_id = push_id(&mut s.ids, "userId", f.user_id.as_deref());
                 }
-                for (k, frag) in f.fragments() {
-                    if !s.written.contains(&k) {
-                        s.written.push(k);
+                for (_, frag) in f.fragments() {
+                    if note_key(&mut s.written, frag) {
                         s.span_fields.push(',');
                         s.span_fields.push_str(frag);
                     }
@@ -238,10 +248,7 @@ impl JsonLayer {
         }
         line.push_str(",\"target\":");
         json::write_str(line, meta.target());
-        for &(_, start, end) in &s.entries {
-            line.push(',');
-            line.push_str(&s.fields[start as usize..end as usize]);
-        }
+        line.push_str(&s.event_fields);
         line.push_str(&s.span_fields);
         line.push_str("}\n");
         sink.write_line(line.as_bytes());
@@ -249,6 +256,26 @@ impl JsonLayer {
         if line.capacity() > 256 * 1024 {
             *line = String::new();
         }
+    }
+}
+
+/// Records the key of a `"key":value` fragment; false when a key written the same way was
+/// already recorded (then the fragment must be skipped).
+fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
+    // Keys are written without quotes inside them, so the key ends at the first `":`.
+    let key = fragment
+        .get(1..)
+        .and_then(|r| r.find("\":"))
+        .map_or(fragment, |i| &fragment[..i + 1]);
+    // FNV-1a: a line has a few dozen keys at most; a 64-bit collision is not a practical concern.
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    if written.contains(&hash) {
+        false
+    } else {
+        written.push(hash);
+        true
     }
 }
 
