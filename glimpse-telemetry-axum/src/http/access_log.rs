@@ -138,45 +138,30 @@ impl Line<'_> {
             bytes,
             ..
         } = *self;
+        // tracing needs a constant level per call site: one per level, with the same fields.
+        macro_rules! line {
+            ($level:expr, $($message:tt)+) => {
+                tracing::event!(
+                    target: ACCESS_LOG_TARGET,
+                    parent: span,
+                    $level,
+                    method,
+                    route,
+                    path,
+                    query,
+                    http_status = status,
+                    response_time,
+                    bytes,
+                    $($message)+
+                )
+            };
+        }
         if level == Level::INFO {
-            tracing::info!(
-                target: ACCESS_LOG_TARGET,
-                parent: span,
-                method,
-                route,
-                path,
-                query,
-                http_status = status,
-                response_time,
-                bytes,
-                "{method} {route} {status}"
-            );
+            line!(Level::INFO, "{method} {route} {status}");
         } else if self.cancelled {
-            tracing::warn!(
-                target: ACCESS_LOG_TARGET,
-                parent: span,
-                method,
-                route,
-                path,
-                query,
-                http_status = status,
-                response_time,
-                bytes,
-                "{method} {route} cancelled by the client"
-            );
+            line!(Level::WARN, "{method} {route} cancelled by the client");
         } else {
-            tracing::warn!(
-                target: ACCESS_LOG_TARGET,
-                parent: span,
-                method,
-                route,
-                path,
-                query,
-                http_status = status,
-                response_time,
-                bytes,
-                "{method} {route} {status}"
-            );
+            line!(Level::WARN, "{method} {route} {status}");
         }
     }
 
