@@ -166,29 +166,34 @@ pub(crate) fn mask_card_numbers(s: &str) -> Cow<'_, str> {
         // Collect a run of digits with optional single separators.
         let start = i;
         let mut end = i;
-        let mut digits: Vec<u8> = Vec::with_capacity(19);
+        // On the stack: this runs for every string field of every request span (a request id
+        // has a dozen short digit runs), so a heap buffer per run was most of its cost.
+        let mut digits = [0u8; 20];
+        let mut n = 0;
         let mut j = i;
         while j < bytes.len() {
             let b = bytes[j];
             if b.is_ascii_digit() {
-                digits.push(b - b'0');
+                digits[n] = b - b'0';
+                n += 1;
                 end = j + 1;
                 j += 1;
             } else if (b == b' ' || b == b'-')
                 && j + 1 < bytes.len()
                 && bytes[j + 1].is_ascii_digit()
-                && !digits.is_empty()
+                && n > 0
             {
                 j += 1;
             } else {
                 break;
             }
-            if digits.len() > 19 {
+            if n > 19 {
                 break;
             }
         }
+        let digits = &digits[..n];
         let followed_by_alnum = end < bytes.len() && bytes[end].is_ascii_alphanumeric();
-        if (13..=19).contains(&digits.len()) && !followed_by_alnum && luhn(&digits) {
+        if (13..=19).contains(&digits.len()) && !followed_by_alnum && luhn(digits) {
             let o = out.get_or_insert_with(|| String::with_capacity(s.len()));
             o.push_str(&s[copied..start]);
             o.push_str(REDACTED);

@@ -1,5 +1,6 @@
 //! Spans reach a real OTLP receiver over gRPC and HTTP/protobuf with the resource and the
 //! remote parent of an incoming `traceparent`, and log lines carry exactly the exported ids.
+//! Library events more verbose than `RUST_LOG` are off at their callsite.
 //! Each test initialises telemetry, so run them with nextest (one process per test).
 
 use std::time::Duration;
@@ -233,4 +234,18 @@ fn rust_log_quiets_logs_but_not_traces_or_ids() {
             .len(),
         1
     );
+}
+
+/// With traces on, an event more verbose than `RUST_LOG` allows is off at its callsite (the
+/// global maximum level), not built and handed to each layer's filter to be dropped there: a
+/// `debug!` on hyper's or sqlx's hot path costs a comparison. (`Capture` assembles the same
+/// layers as `init`, the tracer's included.)
+#[test]
+fn events_more_verbose_than_rust_log_are_off_at_the_callsite() {
+    for (rust_log, debug_on) in [("info", false), ("warn", false), ("info,hyper=debug", true)] {
+        let capture = glimpse_telemetry::testing::Capture::with_filter(rust_log);
+        let enabled = capture
+            .run(|| tracing::enabled!(target: "hyper::proto::h1::io", tracing::Level::DEBUG));
+        assert_eq!(enabled, debug_on, "RUST_LOG={rust_log}");
+    }
 }
