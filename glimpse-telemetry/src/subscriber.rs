@@ -174,6 +174,23 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
     }
 }
 
+/// The filter of a layer that takes part in no span and no event (the tracer's carrier).
+struct Nothing;
+
+impl<S> Filter<S> for Nothing {
+    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        false
+    }
+
+    fn callsite_enabled(&self, _: &'static Metadata<'static>) -> Interest {
+        Interest::never()
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::OFF)
+    }
+}
+
 /// Whether the active OpenTelemetry span records (is sampled); cheap: a thread-local read.
 fn current_span_is_recording() -> bool {
     use opentelemetry::trace::TraceContextExt as _;
@@ -210,7 +227,16 @@ impl Layers<'_> {
             .boxed(),
         );
         if let Some(tracer) = self.tracer {
-            layers.push(Box::new(crate::traces::TracerLayer::new(tracer.clone())));
+            // Filtered like every other layer, by a filter that takes nothing. An unfiltered
+            // layer gives no level hint, which lifts the global maximum level to TRACE (every
+            // library `debug!` would be built and offered to each filter), and keeps a callsite
+            // that all filters refuse from being disabled once, at registration: the access
+            // line at `RUST_LOG=warn` would be checked against every filter per request.
+            layers.push(
+                crate::traces::TracerLayer::new(tracer.clone())
+                    .with_filter(Nothing)
+                    .boxed(),
+            );
             layers.push(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)

@@ -73,20 +73,6 @@ impl TracerLayer {
 }
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TracerLayer {
-    // It wants no span and no event. Left to the defaults, an unfiltered layer gives no level
-    // hint, which lifts the global maximum level to TRACE: every `debug!` of every library would
-    // then be built and handed to the per-layer filters only to be dropped there.
-    fn register_callsite(
-        &self,
-        _: &'static tracing::Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
-        tracing::subscriber::Interest::never()
-    }
-
-    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
-        Some(tracing::level_filters::LevelFilter::OFF)
-    }
-
     // SAFETY: each pointer returned points to a value of exactly the type asked for (the handle
     // field, or the layer itself), valid for as long as `self` is.
     unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {

@@ -237,15 +237,28 @@ fn rust_log_quiets_logs_but_not_traces_or_ids() {
 }
 
 /// With traces on, an event more verbose than `RUST_LOG` allows is off at its callsite (the
-/// global maximum level), not built and handed to each layer's filter to be dropped there: a
-/// `debug!` on hyper's or sqlx's hot path costs a comparison. (`Capture` assembles the same
-/// layers as `init`, the tracer's included.)
+/// global maximum level, or the callsite's cached interest), not built and offered to each
+/// layer's filter to be dropped there: a `debug!` on hyper's or sqlx's hot path, or the access
+/// line at `RUST_LOG=warn`, costs a comparison. (`Capture` assembles the same layers as `init`,
+/// the tracer's included.)
 #[test]
 fn events_more_verbose_than_rust_log_are_off_at_the_callsite() {
-    for (rust_log, debug_on) in [("info", false), ("warn", false), ("info,hyper=debug", true)] {
+    for (rust_log, hyper_debug, app_info) in [
+        ("info", false, true),
+        ("warn", false, false),
+        ("info,hyper=debug", true, true),
+    ] {
         let capture = glimpse_telemetry::testing::Capture::with_filter(rust_log);
-        let enabled = capture
-            .run(|| tracing::enabled!(target: "hyper::proto::h1::io", tracing::Level::DEBUG));
-        assert_eq!(enabled, debug_on, "RUST_LOG={rust_log}");
+        let (debug, info) = capture.run(|| {
+            (
+                tracing::enabled!(target: "hyper::proto::h1::io", tracing::Level::DEBUG),
+                tracing::enabled!(target: "my_service::routes", tracing::Level::INFO),
+            )
+        });
+        assert_eq!(
+            (debug, info),
+            (hyper_debug, app_info),
+            "RUST_LOG={rust_log}"
+        );
     }
 }
