@@ -174,23 +174,6 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
     }
 }
 
-/// The filter of a layer that takes part in no span and no event (the tracer's carrier).
-struct Nothing;
-
-impl<S> Filter<S> for Nothing {
-    fn enabled(&self, _: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        false
-    }
-
-    fn callsite_enabled(&self, _: &'static Metadata<'static>) -> Interest {
-        Interest::never()
-    }
-
-    fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::OFF)
-    }
-}
-
 /// Whether the active OpenTelemetry span records (is sampled); cheap: a thread-local read.
 fn current_span_is_recording() -> bool {
     use opentelemetry::trace::TraceContextExt as _;
@@ -218,25 +201,21 @@ impl Layers<'_> {
     pub(crate) fn build(self, extra: Vec<BoxedLayer>) -> Result<Vec<BoxedLayer>, Error> {
         let d = self.directives;
         let mut layers: Vec<BoxedLayer> = Vec::with_capacity(5 + extra.len());
-        // First, so the ids are stored before any other layer looks for them.
+        // First, so the ids are stored before any other layer looks for them. The tracer's
+        // carrier (for `traces::tracer()`) rides along under the same filter: on its own,
+        // unfiltered, it would lift the global maximum level to TRACE (every library `debug!`
+        // built and offered to each filter) and keep callsites that every filter refuses (the
+        // access line at `RUST_LOG=warn`) from being disabled at registration; with a filter of
+        // its own it would cost a registry lookup per span operation.
         layers.push(
             SpanFieldsLayer {
                 redactor: self.redactor.clone(),
             }
+            .and_then(self.tracer.clone().map(crate::traces::TracerLayer::new))
             .with_filter(TelemetryFilter::spans_only(d)?)
             .boxed(),
         );
         if let Some(tracer) = self.tracer {
-            // Filtered like every other layer, by a filter that takes nothing. An unfiltered
-            // layer gives no level hint, which lifts the global maximum level to TRACE (every
-            // library `debug!` would be built and offered to each filter), and keeps a callsite
-            // that all filters refuse from being disabled once, at registration: the access
-            // line at `RUST_LOG=warn` would be checked against every filter per request.
-            layers.push(
-                crate::traces::TracerLayer::new(tracer.clone())
-                    .with_filter(Nothing)
-                    .boxed(),
-            );
             layers.push(
                 tracing_opentelemetry::layer()
                     .with_tracer(tracer)

@@ -64,6 +64,7 @@ pub fn tracer() -> Option<opentelemetry_sdk::trace::SdkTracer> {
 pub(crate) struct TracerHandle(opentelemetry_sdk::trace::SdkTracer);
 
 /// A layer that does nothing but carry the tracer, so [`tracer`] can find it from a dispatcher.
+/// It rides inside the span-fields layer, under that layer's filter (see `subscriber.rs`).
 pub(crate) struct TracerLayer(TracerHandle);
 
 impl TracerLayer {
