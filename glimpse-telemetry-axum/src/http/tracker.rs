@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use glimpse_telemetry::metrics::Gauge;
 use glimpse_telemetry::otel::trace::{
-    SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
+    Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
 };
 use glimpse_telemetry::otel::{Context, KeyValue};
 use http::header::{HOST, HeaderName, USER_AGENT};
@@ -170,7 +170,8 @@ impl Tracker {
                     .with_kind(SpanKind::Server)
                     .start_with_context(&tracer, &parent);
                 start_span(
-                    parent.with_span(otel),
+                    parent,
+                    otel,
                     &route,
                     method_index,
                     req.method(),
@@ -258,20 +259,30 @@ impl Tracker {
             },
         );
         if self.recording {
-            self.set_response_attributes(outcome);
+            let otel = self.cx.span();
+            let (status_code, error, status) = self.response_attributes(outcome);
             // The ids the `tracing` span recorded (the user may have been named by a handler).
             let ids = glimpse_telemetry::context::of_span(&self.span);
-            let otel = self.cx.span();
-            if let Some(id) = ids.request_id {
-                otel.set_attribute(KeyValue::new(glimpse_telemetry::logs::REQUEST_ID_FIELD, id));
-            }
-            if let Some(id) = ids.user_id {
-                otel.set_attribute(KeyValue::new(glimpse_telemetry::logs::USER_ID_FIELD, id));
+            // One call, so one turn of the shared span's lock.
+            otel.set_attributes(
+                [
+                    status_code,
+                    error,
+                    ids.request_id
+                        .map(|id| KeyValue::new(glimpse_telemetry::logs::REQUEST_ID_FIELD, id)),
+                    ids.user_id
+                        .map(|id| KeyValue::new(glimpse_telemetry::logs::USER_ID_FIELD, id)),
+                ]
+                .into_iter()
+                .flatten(),
+            );
+            if let Some(status) = status {
+                otel.set_status(status);
             }
             // The exported span ends with the response (not at its last poll), and before the
             // access line: that line is a log line of the request, not an event of its span (it
             // would be one more copy to export).
-            self.cx.span().end();
+            otel.end();
         }
         super::access_log::write(self, outcome, elapsed);
         self.span = Span::none();
@@ -279,30 +290,42 @@ impl Tracker {
         self.hub = None;
     }
 
-    fn set_response_attributes(&self, outcome: Outcome) {
-        let span = self.cx.span();
+    /// `http.response.status_code`, `error.type` and the span status for the outcome.
+    fn response_attributes(
+        &self,
+        outcome: Outcome,
+    ) -> (Option<KeyValue>, Option<KeyValue>, Option<Status>) {
         match outcome {
             Outcome::Response(status) => {
-                span.set_attribute(KeyValue::new(
+                let code = Some(KeyValue::new(
                     "http.response.status_code",
                     i64::from(status.as_u16()),
                 ));
                 if status.is_server_error() {
-                    span.set_attribute(KeyValue::new("error.type", error_type(status)));
-                    span.set_status(Status::error(if self.panicked {
+                    let message = if self.panicked {
                         "panic"
                     } else {
                         status.canonical_reason().unwrap_or("")
-                    }));
+                    };
+                    (
+                        code,
+                        Some(KeyValue::new("error.type", error_type(status))),
+                        Some(Status::error(message)),
+                    )
+                } else {
+                    (code, None, None)
                 }
             }
-            Outcome::Cancelled => {
-                span.set_attribute(KeyValue::new("error.type", super::metrics::CANCELLED));
-            }
-            Outcome::Failed => {
-                span.set_attribute(KeyValue::new("error.type", "_OTHER"));
-                span.set_status(Status::error("the service returned an error"));
-            }
+            Outcome::Cancelled => (
+                None,
+                Some(KeyValue::new("error.type", super::metrics::CANCELLED)),
+                None,
+            ),
+            Outcome::Failed => (
+                None,
+                Some(KeyValue::new("error.type", "_OTHER")),
+                Some(Status::error("the service returned an error")),
+            ),
         }
     }
 }
@@ -313,30 +336,29 @@ impl Drop for Tracker {
     }
 }
 
-/// Reads the new span's ids and sampling decision, and sets its attributes if it records.
+/// Reads the new span's ids and sampling decision, sets its attributes if it records, and puts
+/// it in the request's context. The attributes go on the SDK span itself, before it is shared
+/// through the context (after, each call would take the shared span's lock).
 fn start_span(
-    cx: Context,
+    parent: Context,
+    mut otel: glimpse_telemetry::otel::sdk::trace::Span,
     route: &RouteState,
     method_index: usize,
     method: &Method,
     path: &str,
     info: &RequestInfo,
 ) -> Started {
-    let (traceparent, sampled, recording) = {
-        let otel_span = cx.span();
-        let sc = otel_span.span_context();
-        (
-            sc.is_valid()
-                .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled())),
-            sc.is_sampled().then(|| (sc.trace_id(), sc.span_id())),
-            otel_span.is_recording(),
-        )
-    };
+    let sc = otel.span_context();
+    let traceparent = sc
+        .is_valid()
+        .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled()));
+    let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
+    let recording = otel.is_recording();
     if recording {
-        set_request_attributes(&cx, route, method_index, method, path, info);
+        set_request_attributes(&mut otel, route, method_index, method, path, info);
     }
     Started {
-        cx,
+        cx: parent.with_span(otel),
         sampled,
         recording,
         traceparent,
@@ -364,14 +386,13 @@ pub(crate) fn span_name(method_index: usize, route: &RouteState) -> String {
 
 /// The semantic-convention request attributes, for sampled spans only.
 fn set_request_attributes(
-    cx: &Context,
+    span: &mut glimpse_telemetry::otel::sdk::trace::Span,
     route: &RouteState,
     method_index: usize,
     method: &Method,
     path: &str,
     info: &RequestInfo,
 ) {
-    let span = cx.span();
     span.update_name(span_name(method_index, route));
     let mut attrs = Vec::with_capacity(12);
     attrs.push(KeyValue::new("http.request.method", METHODS[method_index]));
