@@ -142,8 +142,11 @@ fn literals(dialect: Dialect, secret: &str) -> Vec<String> {
             out.push(doubled('\''));
             out.push(format!("E{}", backslashed('\'')));
             for tag in ["$$", "$zz$", "$q1$"] {
-                if !secret.contains(tag) && !secret.ends_with('$') {
-                    out.push(format!("{tag}{secret}{tag}"));
+                // Only when the tag first appears where it closes the string: a secret ending
+                // in `$zz` would close `$zz$...$zz$` early (`zq$zz` + `$zz$`).
+                let closed = format!("{secret}{tag}");
+                if closed.find(tag) == Some(secret.len()) {
+                    out.push(format!("{tag}{closed}"));
                 }
             }
         }
