@@ -1,7 +1,7 @@
 //! Keeps secrets out of telemetry: values of keys that look secret become `"[REDACTED]"`, and
 //! anything that looks like a payment card number (13–19 digits passing the Luhn check) is
-//! masked wherever it appears in a string. Applied to log lines, exported span attributes and
-//! GlitchTip events alike.
+//! masked wherever it appears in a string (a value that is exactly a UUID is left alone: it is a
+//! request id). Applied to log lines, exported span attributes and GlitchTip events alike.
 //!
 //! ```
 //! use glimpse_telemetry::redact::Redactor;
