@@ -262,3 +262,67 @@ fn events_more_verbose_than_rust_log_are_off_at_the_callsite() {
         );
     }
 }
+
+/// A span is recorded by every layer even right after a dynamic `enabled` check that every
+/// filter refused (what `log::log_enabled!` does through tracing-log, with metadata no callsite
+/// cache knows). tracing-subscriber keeps per-layer filter decisions in a thread-local between
+/// `enabled` and the span: a callsite cached as always-enabled would skip `enabled` and read
+/// the refused check's leftovers, and the span would silently vanish from the layers
+/// (tokio-rs/tracing#2519).
+#[test]
+fn a_refused_dynamic_check_does_not_drop_the_next_span() {
+    use tracing::callsite::{Callsite, Identifier};
+    use tracing::field::FieldSet;
+    use tracing::metadata::Kind;
+    use tracing::subscriber::Interest;
+    use tracing::{Level, Metadata};
+
+    struct LogCallsite;
+    impl Callsite for LogCallsite {
+        fn set_interest(&self, _: Interest) {}
+        fn metadata(&self) -> &Metadata<'_> {
+            &REFUSED
+        }
+    }
+    static LOG_CALLSITE: LogCallsite = LogCallsite;
+    // `sqlx::query` at INFO: below the SDK's default `sqlx::query=error`, refused by every layer.
+    static REFUSED: Metadata<'static> = Metadata::new(
+        "log event",
+        "sqlx::query",
+        Level::INFO,
+        None,
+        None,
+        None,
+        FieldSet::new(&[], Identifier(&LOG_CALLSITE)),
+        Kind::EVENT,
+    );
+
+    let capture = glimpse_telemetry::testing::Capture::with_filter("info");
+    capture.run(|| {
+        for i in 0..3 {
+            // Each filter says no (the dispatcher's own answer is not the point).
+            tracing::dispatcher::get_default(|d| d.enabled(&REFUSED));
+            let span = tracing::info_span!("nightly job", job.run = i);
+            let _entered = span.enter();
+            tracing::info!("job step");
+        }
+    });
+    let lines: Vec<_> = capture
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["message"] == "job step")
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            line["job_run"], i as u64,
+            "the span's field is in its log line: {line}"
+        );
+    }
+    let spans = capture.spans();
+    assert_eq!(
+        spans.iter().filter(|s| s.name == "nightly job").count(),
+        3,
+        "every span exported"
+    );
+}
