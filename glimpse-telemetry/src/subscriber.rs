@@ -89,28 +89,6 @@ impl TelemetryFilter {
         self
     }
 
-    /// The filter's own interest in a callsite (see `callsite_enabled` for what is cached).
-    fn callsite_interest<S: Subscriber + for<'a> LookupSpan<'a>>(
-        &self,
-        meta: &'static Metadata<'static>,
-    ) -> Interest {
-        if self.span_events_only && meta.fields().field(SKIP_OTEL_FIELD).is_some() {
-            return Interest::never();
-        }
-        if meta.is_span() && *meta.level() <= Level::INFO {
-            return Interest::always();
-        }
-        if !meta.is_span() && !self.event_allowed(meta.level()) {
-            return Interest::never();
-        }
-        let env = Filter::<S>::callsite_enabled(&self.env, meta);
-        if self.span_events_only && !meta.is_span() && env.is_always() {
-            // Whether the span records is only known per event.
-            return Interest::sometimes();
-        }
-        env
-    }
-
     fn event_allowed(&self, level: &Level) -> bool {
         self.events && *level <= self.max_event_level
     }
@@ -130,19 +108,28 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         }
     }
 
-    // Never `always`, only `never` or `sometimes`. Every layer here is per-layer filtered, and
+    // `never` or `sometimes`, never `always`. Every layer here is per-layer filtered, and
     // tracing-subscriber 0.3 then caches the filters' combined interest: a callsite cached as
     // `always` skips `enabled()`, and its span or event is judged by whatever the previous
     // `enabled()` call on the thread left in the per-layer filter state (an `enabled!` check,
     // a `log_enabled!` through tracing-log), so it can be silently dropped from some layers
-    // (tokio-rs/tracing#2519, the fix proposed in #3572 caps it the same way). `never` still
-    // disables a callsite once, at registration.
+    // (tokio-rs/tracing#2519; the fix proposed in #3572 caps it the same way). `never` still
+    // disables a callsite once, at registration; `enabled` decides the rest per call.
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        let interest = self.callsite_interest::<S>(meta);
-        if interest.is_always() {
+        if self.span_events_only && meta.fields().field(SKIP_OTEL_FIELD).is_some() {
+            return Interest::never();
+        }
+        let wanted = if meta.is_span() {
+            *meta.level() <= Level::INFO
+                || !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
+        } else {
+            self.event_allowed(meta.level())
+                && !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
+        };
+        if wanted {
             Interest::sometimes()
         } else {
-            interest
+            Interest::never()
         }
     }
 
