@@ -7,9 +7,11 @@
 //! - the error-rate and slow-query alerts go pending (or firing);
 //! - the trace, the log line and the GlitchTip event of one request name the same ids.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,30 +39,14 @@ impl Drop for TempDir {
     }
 }
 
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-}
-
 fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
-    let addr = free_addr();
+    let addr = common::free_addr();
     let dir = std::env::temp_dir().join(format!("glimpse-api-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse-api"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GLIMPSE_API_ADDR", addr.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.join("api.db").display()),
-        )
+    let mut child = common::service_command(addr, &dir)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint())
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .env("SENTRY_DSN", sentry.dsn())
         .env("GLIMPSE_ENV", "staging")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start glimpse-api");
     let logs = Arc::new(Mutex::new(Vec::new()));
@@ -102,18 +88,7 @@ fn http(
         return (0, vec![], String::new());
     };
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
+    let req = common::request_text(addr, method, path, headers, body);
     if s.write_all(req.as_bytes()).is_err() {
         return (0, vec![], String::new());
     }

@@ -20,8 +20,10 @@
 //! The figures (requests, drops, RSS, shutdown time) are printed; run with `--no-capture` to
 //! see them.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,38 +96,22 @@ fn top_level_keys(line: &str) -> usize {
     keys
 }
 
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-}
-
 impl Service {
     /// Starts the binary with a clean environment plus `env`, and waits until it is healthy.
     fn start(name: &str, env: &[(&str, String)], ops: bool) -> Service {
-        let addr = free_addr();
-        let ops = ops.then(free_addr);
+        let addr = common::free_addr();
+        let ops = ops.then(common::free_addr);
         let dir = std::env::temp_dir().join(format!(
             "glimpse-api-faults-{name}-{}-{}",
             std::process::id(),
             addr.port()
         ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_glimpse-api"));
-        cmd.env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("GLIMPSE_API_ADDR", addr.to_string())
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}?mode=rwc", dir.join("api.db").display()),
-            )
-            .env("RUST_LOG", "info")
+        let mut cmd = common::service_command(addr, &dir);
+        cmd.env("RUST_LOG", "info")
             .env(
                 "GLIMPSE_SHUTDOWN_TIMEOUT_MS",
                 SHUTDOWN_TIMEOUT.as_millis().to_string(),
             )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(ops) = ops {
             cmd.env("GLIMPSE_OPS_ADDR", ops.to_string());
@@ -299,18 +285,7 @@ fn http(
     };
     let _ = s.set_read_timeout(Some(REQUEST_TIMEOUT));
     let _ = s.set_write_timeout(Some(REQUEST_TIMEOUT));
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
+    let req = common::request_text(addr, method, path, headers, body);
     if s.write_all(req.as_bytes()).is_err() {
         return failed(start);
     }

@@ -19,9 +19,11 @@
 //! error message), and that the log lines, spans and events of those very requests arrived
 //! (masked) before it looks for the secrets in them.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Child;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -95,18 +97,7 @@ impl Reply {
 fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
+    let req = common::request_text(addr, method, path, headers, body);
     s.write_all(req.as_bytes()).expect("send");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).expect("read");
@@ -486,29 +477,17 @@ impl Drop for Service {
 }
 
 fn start_example(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap();
+    let addr = common::free_addr();
     let dir = std::env::temp_dir().join(format!(
         "glimpse-api-secrets-{}-{}",
         std::process::id(),
         addr.port()
     ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_glimpse-api"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GLIMPSE_API_ADDR", addr.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}?mode=rwc", dir.join("api.db").display()),
-        )
+    let mut child = common::service_command(addr, &dir)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint())
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("SENTRY_DSN", sentry.dsn())
         .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
         .spawn()
         .expect("start glimpse-api");
     let stdout = Arc::new(Mutex::new(String::new()));
