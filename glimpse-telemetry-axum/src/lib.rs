@@ -1,4 +1,4 @@
-//! One layer on an axum router, and a Glimpse service's HTTP and WebSocket traffic is traced,
+//! One call around an axum app ([`instrument`]), and a Glimpse service's HTTP and WebSocket traffic is traced,
 //! measured, logged and reported, consistently with every other Glimpse service.
 //!
 //! ```no_run
@@ -10,14 +10,28 @@
 //!
 //!     let app = Router::new()
 //!         .route("/users/{id}", get(|| async { "user" }))
-//!         .layer(glimpse_telemetry_axum::layer())
 //!         .merge(glimpse_telemetry_axum::ops_router()); // /metrics, /healthz, /readyz
+//!     // Last, around the finished app: every request is seen, whatever the composition.
+//!     let app = glimpse_telemetry_axum::instrument(app);
 //!
 //!     let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //!     axum::serve(listener, app).await?;
 //!     Ok(())
 //! }
 //! ```
+//!
+//! # Every request, whatever the composition
+//!
+//! [`instrument`] wraps the finished app, so it sees every request: those no route matches (a
+//! 404 labelled `http_route="unmatched"`, never the raw path), 405s (with the route's template),
+//! requests an auth `route_layer` rejects, nested routers and their fallbacks, `nest_service`.
+//! The route template is reported from inside the router, where axum knows it.
+//!
+//! `Router::layer(layer())` also works, but only for the routes and fallback the router has at
+//! that moment: routes merged in or a `route_layer` added later run outside it. (The
+//! [`ops_router`] carries a layer of its own with the default options, so the common
+//! `.layer(layer()).merge(ops_router())` still sees 404s; telemetry services inside one another
+//! never count a request twice.)
 //!
 //! # What every request gets
 //!
@@ -70,9 +84,9 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let app: Router = Router::new()
-//!     .route("/users/{id}", get(|| async { "user" }))
-//!     .layer(glimpse_telemetry_axum::layer());
+//! let app = glimpse_telemetry_axum::instrument(
+//!     Router::new().route("/users/{id}", get(|| async { "user" })),
+//! );
 //!
 //! let response = app
 //!     .oneshot(Request::get("/users/42").header("x-request-id", "req-42").body(Body::empty()).unwrap())
@@ -115,7 +129,8 @@ pub mod user;
 pub mod ws;
 
 pub use crate::http::{
-    ResponseBody, ResponseFuture, TelemetryLayer, TelemetryLayerBuilder, TelemetryService,
+    InstrumentedFuture, InstrumentedRouter, ResponseBody, ResponseFuture, TelemetryLayer,
+    TelemetryLayerBuilder, TelemetryService,
 };
 pub use ops::{Ops, OpsServer, ops_router, serve_ops};
 pub use propagate::{PropagateLayer, PropagateService, inject_headers, outgoing_headers};
@@ -123,7 +138,29 @@ pub use report::ResponseError;
 pub use request_id::RequestId;
 pub use user::{UserId, set_user_id};
 
+/// The finished app with the telemetry layer (default options) around it: every request is
+/// traced, measured, logged and gets a request id, whatever the composition of the router. Call
+/// it last; for other options, [`TelemetryLayer::instrument`].
+///
+/// ```no_run
+/// use axum::{Router, routing::get};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let app = Router::new()
+///     .route("/users/{id}", get(|| async { "user" }))
+///     .fallback(|| async { "nothing here" })
+///     .merge(glimpse_telemetry_axum::ops_router());
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+/// axum::serve(listener, glimpse_telemetry_axum::instrument(app)).await
+/// # }
+/// ```
+pub fn instrument(app: axum::Router) -> InstrumentedRouter {
+    TelemetryLayer::new().instrument(app)
+}
+
 /// The telemetry layer with the default options; see [`TelemetryLayer::builder`] for the others.
+/// Prefer [`instrument`] (the layer around the finished app): `Router::layer` only wraps the
+/// routes and fallback the router has when it is called.
 ///
 /// ```
 /// use axum::{Router, routing::get};

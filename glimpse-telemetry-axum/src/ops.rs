@@ -1,21 +1,26 @@
 //! The operations endpoints: `GET /metrics` for Prometheus, `GET /healthz` (liveness) and
 //! `GET /readyz` (readiness, with the checks the service registers).
 //!
-//! Serve them next to the API, merged after the telemetry layer so they are not counted in the
-//! RED metrics nor access-logged (the layer also skips these paths by default):
+//! Serve them next to the API, merged in any order: the telemetry layer leaves these paths out of
+//! the RED metrics and the access log by default.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let app: Router = Router::new()
+//! let app = Router::new()
 //!     .route("/users/{id}", get(|| async { "user" }))
-//!     .layer(glimpse_telemetry_axum::layer())
 //!     .merge(glimpse_telemetry_axum::ops_router());
+//! let app = glimpse_telemetry_axum::instrument(app);
 //! # let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
 //! # axum::serve(listener, app).await
 //! # }
 //! ```
+//!
+//! The router carries a telemetry layer of its own (default options), so that merging it after
+//! `Router::layer(layer())` does not leave requests no route matches unseen: its default
+//! fallback replaces the app's when merged. Inside an instrumented app that layer only reports
+//! routes to the outer one.
 //!
 //! or on a port of their own, so `/metrics` is not public:
 //!
@@ -146,6 +151,12 @@ impl Ops {
     /// let app: axum::Router = glimpse_telemetry_axum::Ops::new().router();
     /// ```
     pub fn router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
+        self.endpoints().layer(crate::TelemetryLayer::new())
+    }
+
+    /// The endpoints alone, for their own port (where requests no route matches are not the
+    /// API's).
+    fn endpoints<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let checks = Arc::new(self);
         Router::new()
             .route(METRICS_PATH, get(metrics))
@@ -167,7 +178,7 @@ impl Ops {
     pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> io::Result<OpsServer> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local_addr = listener.local_addr()?;
-        let router: Router = self.router();
+        let router: Router = self.endpoints();
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::warn!(target: "glimpse_telemetry_axum::ops", error = %e, "ops endpoints stopped");

@@ -107,6 +107,21 @@ pub(crate) fn request_hub(
     })
 }
 
+/// Names the current request's scope after its route, once an inner service learned it: the
+/// request's hub was made before routing, so its transaction was only the method.
+pub(crate) fn name_request(method: &http::Method, route: &str) {
+    use crate::http::metrics::{METHODS, method_index};
+    // As server spans are named: `HTTP` for methods outside the known ones.
+    let method = match method_index(method) {
+        i if i == METHODS.len() - 1 => "HTTP",
+        i => METHODS[i],
+    };
+    Hub::current().configure_scope(|scope| {
+        scope.set_transaction(Some(&format!("{method} {route}")));
+        scope.set_tag("http.route", route);
+    });
+}
+
 /// A hub without a client: what runs under it reports nothing (breadcrumbs and events alike).
 pub(crate) fn silent_hub() -> Arc<Hub> {
     static SILENT: LazyLock<Arc<Hub>> =

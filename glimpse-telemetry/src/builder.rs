@@ -341,7 +341,7 @@ impl Builder {
     /// OpenTelemetry tracer provider and propagator, and the panic hook.
     ///
     /// # Errors
-    /// See [`init`](crate::init).
+    /// See [`init`](fn@crate::init).
     pub fn init(self) -> Result<TelemetryGuard, Error> {
         if INITIALIZED.swap(true, Ordering::SeqCst) {
             return Err(Error::AlreadyInitialized);
@@ -384,7 +384,7 @@ impl Builder {
     /// ```
     ///
     /// # Errors
-    /// As [`init`](crate::init), except that it is never [`Error::AlreadyInitialized`].
+    /// As [`init`](fn@crate::init), except that it is never [`Error::AlreadyInitialized`].
     pub fn build(self) -> Result<(tracing::Dispatch, TelemetryGuard), Error> {
         let a = self.assemble()?;
         tracing::dispatcher::with_default(&a.dispatch, || a.announce());

@@ -97,7 +97,7 @@ impl Default for BatchConfig {
 
 /// Everything the SDK reads from the environment, validated.
 ///
-/// Build it with [`Config::from_env`] (what [`init`](crate::init) does) or, in tests,
+/// Build it with [`Config::from_env`] (what [`init`](fn@crate::init) does) or, in tests,
 /// [`Config::from_vars`]; hand it to [`Builder::config`](crate::Builder::config) to start from it.
 ///
 /// ```

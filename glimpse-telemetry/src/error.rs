@@ -7,7 +7,7 @@ use std::fmt;
 
 /// What can go wrong while setting telemetry up or shutting it down.
 ///
-/// Telemetry never fails a request: once [`init`](crate::init) has returned `Ok`, nothing on the
+/// Telemetry never fails a request: once [`init`](fn@crate::init) has returned `Ok`, nothing on the
 /// request path returns this type.
 ///
 /// ```
@@ -26,7 +26,7 @@ pub enum Error {
         /// What the variable accepts.
         expected: String,
     },
-    /// [`init`](crate::init) was called a second time in this process.
+    /// [`init`](fn@crate::init) was called a second time in this process.
     AlreadyInitialized,
     /// The global `tracing` subscriber was already set by someone else.
     SubscriberAlreadySet,

@@ -201,7 +201,9 @@ impl Capture {
     /// The GlitchTip events captured so far.
     #[cfg(feature = "sentry")]
     pub fn error_events(&self) -> Vec<sentry::protocol::Event<'static>> {
-        crate::errors::reporter::flush(std::time::Duration::from_secs(5));
+        // Resolving a backtrace in a debug test binary takes seconds on a loaded machine; this
+        // returns as soon as the queue is empty.
+        crate::errors::reporter::flush(std::time::Duration::from_secs(30));
         if let Some(client) = self.hub.client() {
             client.flush(Some(std::time::Duration::from_secs(1)));
         }

@@ -12,6 +12,9 @@ fn set(var: &str, value: &str) {
 
 #[test]
 fn bad_environment_value_is_an_error_naming_the_variable_then_a_fix_works() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     set("OTEL_SERVICE_NAME", "init-test");
     set("OTEL_TRACES_SAMPLER", "parentbased_traceidratio");
     set("OTEL_TRACES_SAMPLER_ARG", "half");
@@ -39,6 +42,9 @@ fn bad_environment_value_is_an_error_naming_the_variable_then_a_fix_works() {
 
 #[test]
 fn second_init_is_an_error() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     set("OTEL_SDK_DISABLED", "true");
     let _guard = glimpse_telemetry::builder()
         .log_writer(LogCapture::default())
@@ -52,6 +58,9 @@ fn second_init_is_an_error() {
 
 #[test]
 fn non_utf8_value_is_an_error() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     use std::os::unix::ffi::OsStrExt as _;
     // SAFETY: as above.
     unsafe { std::env::set_var("RUST_LOG", std::ffi::OsStr::from_bytes(b"info,\xff")) };
@@ -61,6 +70,9 @@ fn non_utf8_value_is_an_error() {
 
 #[test]
 fn init_macro_names_the_service_after_the_crate() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     set("OTEL_SDK_DISABLED", "true");
     // SAFETY: as above.
     unsafe { std::env::remove_var("OTEL_SERVICE_NAME") };

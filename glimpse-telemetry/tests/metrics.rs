@@ -69,6 +69,9 @@ fn record() -> String {
 
 #[test]
 fn exposition_passes_promtool_and_carries_exemplars_only_in_openmetrics() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let _guard = init(None);
     let trace_id = record();
 
@@ -102,6 +105,9 @@ fn exposition_passes_promtool_and_carries_exemplars_only_in_openmetrics() {
 
 #[test]
 fn real_prometheus_scrapes_the_sdk_endpoint_and_stores_exemplars() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let guard = init(Some("127.0.0.1:0"));
     let addr = guard.metrics_addr().expect("the SDK serves /metrics");
     let trace_id = record();
@@ -141,6 +147,9 @@ fn real_prometheus_scrapes_the_sdk_endpoint_and_stores_exemplars() {
 
 #[test]
 fn a_taken_metrics_port_is_a_clear_error() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let err = glimpse_telemetry::builder()

@@ -11,6 +11,8 @@
 //! * [`promtool`] / [`promtool_check_metrics`]: Prometheus' own linter for the
 //!   exposition format; [`Prometheus`]: a real server scraping test targets.
 //! * [`LogCapture`]: a log writer that keeps the lines for assertions.
+//! * [`rerun_in_own_process`]: one process per test under `cargo test`, as nextest gives, for
+//!   tests that initialise the process-global telemetry.
 //!
 //! Everything is synchronous (std threads and `std::process`), so both sync
 //! and async tests can use it. Every listener is bound to `127.0.0.1` on a
@@ -42,6 +44,7 @@ mod blackhole;
 mod logs;
 mod otlp;
 mod peers;
+mod process;
 mod prometheus;
 mod promtool;
 mod sentry;
@@ -54,6 +57,7 @@ pub use blackhole::{Blackhole, refused_url};
 pub use logs::LogCapture;
 pub use otlp::{OtlpReceiver, ReceivedSpan, spans_from_export_request};
 pub use peers::peers_dir;
+pub use process::rerun_in_own_process;
 pub use prometheus::{Prometheus, prometheus_binary};
 pub use promtool::{promtool, promtool_check_metrics};
 pub use sentry::SentryReceiver;

@@ -1,5 +1,5 @@
 //! `glimpse-api`: a small Glimpse backend (users, matches, a WebSocket chat, payments) that uses
-//! glimpse-telemetry exactly as a service would: one `init!()`, one layer, the instrumented
+//! glimpse-telemetry exactly as a service would: one `init!()`, `instrument(app)`, the instrumented
 //! pool, the business metrics. Run it with `cargo run -p glimpse-api`; see docs/quickstart.md.
 
 use glimpse_telemetry::tracing;
@@ -49,6 +49,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             None
         }
     };
+
+    // Last, around the finished app: every request is seen, the 404s of unknown paths too.
+    let app = glimpse_telemetry_axum::instrument(app);
 
     let listener = tokio::net::TcpListener::bind(settings.addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "glimpse-api listening");

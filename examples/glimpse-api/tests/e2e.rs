@@ -109,6 +109,19 @@ fn http(
     (status, headers, body.to_owned())
 }
 
+/// `GET` 404s counted under `http_route="unmatched"`, from the live exposition.
+fn unmatched_404s(addr: SocketAddr) -> f64 {
+    let (_, _, text) = http(addr, "GET", "/metrics", &[], "");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("http_server_request_duration_seconds_count{")
+                && l.contains(r#"http_route="unmatched""#)
+                && l.contains(r#"http_response_status_code="404""#)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
         .iter()
@@ -322,6 +335,69 @@ fn example_service_end_to_end() {
         !serde_json::to_string(&sentry.events())
             .unwrap()
             .contains("4111 1111")
+    );
+
+    // A path no route matches is seen like any other request (issue: the 404s of unknown paths
+    // had no request id, no span, no line and no count).
+    let before = unmatched_404s(service.addr);
+    const UNKNOWN: u32 = 25;
+    let incoming_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for i in 0..UNKNOWN {
+        let request_id = format!("req-unknown-{i}");
+        let (status, headers, _) = http(
+            service.addr,
+            "GET",
+            &format!("/no/such/route/{i}"),
+            &[
+                ("x-request-id", request_id.as_str()),
+                (
+                    "traceparent",
+                    &format!("00-{incoming_trace}-00f067aa0ba902b7-01"),
+                ),
+            ],
+            "",
+        );
+        assert_eq!(status, 404);
+        assert_eq!(header(&headers, "x-request-id"), Some(request_id.as_str()));
+        let tp = header(&headers, "traceparent").expect("traceparent on a 404");
+        assert_eq!(tp.split('-').nth(1), Some(incoming_trace));
+        if i == 0 {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let line = loop {
+                let found = service
+                    .logs
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| {
+                        l["requestId"] == request_id.as_str()
+                            && l["target"] == "glimpse_telemetry_axum::access"
+                    })
+                    .cloned();
+                if let Some(l) = found {
+                    break l;
+                }
+                assert!(Instant::now() < deadline, "no access line for the 404");
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert_eq!(line["level"], "WARN");
+            assert_eq!(line["http_status"], 404);
+            assert_eq!(line["route"], "unmatched");
+            assert_eq!(line["traceId"], incoming_trace);
+            let span_id = tp.split('-').nth(2).expect("span id").to_owned();
+            let spans = otlp.wait_for_spans(Duration::from_secs(15), |s| s.span_id == span_id);
+            assert_eq!(
+                spans.len(),
+                1,
+                "the 404's server span reached the collector"
+            );
+            assert_eq!(spans[0].trace_id, incoming_trace);
+        }
+    }
+    assert_eq!(
+        unmatched_404s(service.addr) - before,
+        f64::from(UNKNOWN),
+        "every 404 counted under http_route=\"unmatched\""
     );
 
     // Every catalogue metric is in the live exposition.

@@ -12,6 +12,7 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
+use super::route_report;
 use super::tracker::{TRACEPARENT, Tracker};
 use crate::report::ResponseError;
 use crate::user::UserId;
@@ -51,13 +52,17 @@ where
         let inner = this.inner;
         let polled = match this.tracker.as_mut() {
             Some(t) => {
-                let _entered = t.enter();
-                match &t.hub {
-                    Some(h) => Hub::run(h.hub.clone(), || {
-                        catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-                    }),
-                    None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
-                }
+                let (polled, slot) = route_report::with_open(t.open_slot(), || {
+                    let _entered = t.enter();
+                    match &t.hub {
+                        Some(h) => Hub::run(h.hub.clone(), || {
+                            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
+                        }),
+                        None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+                    }
+                });
+                t.learn(slot);
+                polled
             }
             None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
         };
@@ -105,7 +110,7 @@ fn on_response<B: Body>(
     mut response: Response<B>,
     tracker: Option<Box<Tracker>>,
 ) -> Response<ResponseBody<B>> {
-    let Some(mut t) = tracker else {
+    let Some(mut t) = tracker.filter(|t| !t.suppressed) else {
         return response.map(ResponseBody::passthrough);
     };
     t.status = Some(response.status());

@@ -27,9 +27,12 @@ const MAX_CACHED_ROUTES: usize = 4096;
 /// the request id, RED metrics, one access log line, and GlitchTip reports for panics and 5xx.
 /// See the [crate docs](crate) for what each request gets.
 ///
-/// Add it with `Router::layer` after the routes, so that it runs inside axum's routing and knows
-/// each request's route template (`MatchedPath`). On any other tower service it works the same,
-/// with every request labelled `http_route="unmatched"`.
+/// Put it around the finished app with [`instrument`](Self::instrument): then every request is
+/// seen, whatever the composition. With `Router::layer` it only wraps the routes and fallback
+/// the router has at that moment (a fallback merged in later, such as the default one
+/// `.merge(ops_router())` brings, runs outside it). On any other tower service it works the
+/// same, with every request labelled `http_route="unmatched"`. Layers nest: a telemetry service
+/// inside another only reports the route to the outer one, so no request is counted twice.
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,7 +43,7 @@ const MAX_CACHED_ROUTES: usize = 4096;
 ///     .sample_successes("/users/{id}", 0.1) // one successful request in ten is logged
 ///     .slow_threshold(Duration::from_millis(500))
 ///     .build();
-/// let app: Router = Router::new().route("/users/{id}", get(|| async { "user" })).layer(layer);
+/// let app = layer.instrument(Router::new().route("/users/{id}", get(|| async { "user" })));
 /// ```
 #[derive(Clone)]
 pub struct TelemetryLayer {
@@ -70,6 +73,23 @@ impl TelemetryLayer {
     /// A builder to change the defaults.
     pub fn builder() -> TelemetryLayerBuilder {
         TelemetryLayerBuilder::default()
+    }
+
+    /// The finished app with this layer around it: every request is seen, whatever the
+    /// composition (see [`instrument`](crate::instrument)). Call it last, on the app you serve.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use glimpse_telemetry_axum::TelemetryLayer;
+    ///
+    /// let app = Router::new()
+    ///     .route("/feed", get(|| async { "feed" }))
+    ///     .merge(glimpse_telemetry_axum::ops_router());
+    /// let app = TelemetryLayer::builder().sample_successes("/feed", 0.01).build().instrument(app);
+    /// # let _: glimpse_telemetry_axum::InstrumentedRouter = app;
+    /// ```
+    pub fn instrument(&self, app: axum::Router) -> super::InstrumentedRouter {
+        super::InstrumentedRouter::new(self, app)
     }
 }
 
@@ -110,6 +130,39 @@ pub(crate) struct Config {
     pub(crate) log_query: bool,
     pub(crate) request_id_header: HeaderName,
     pub(crate) trust_request_id: bool,
+}
+
+impl Config {
+    /// Whether a request path, before routing, falls under an excluded route template (what a
+    /// layer wrapping the whole app decides on, since `MatchedPath` is not known yet).
+    #[inline]
+    pub(crate) fn excludes_path(&self, path: &str) -> bool {
+        self.excluded.iter().any(|t| template_matches(t, path))
+    }
+}
+
+/// Whether `path` is one `template` of axum's syntax matches: literal segments, `{name}` for one
+/// segment, `{*name}` for the rest.
+fn template_matches(template: &str, path: &str) -> bool {
+    if !template.contains('{') {
+        return template == path;
+    }
+    let mut segments = path.split('/');
+    for t in template.split('/') {
+        if t.starts_with("{*") && t.ends_with('}') {
+            return segments.next().is_some_and(|s| !s.is_empty());
+        }
+        match segments.next() {
+            Some(s) if t.starts_with('{') && t.ends_with('}') => {
+                if s.is_empty() {
+                    return false;
+                }
+            }
+            Some(s) if s == t => {}
+            _ => return false,
+        }
+    }
+    segments.next().is_none()
 }
 
 impl Default for TelemetryLayerBuilder {
@@ -357,6 +410,20 @@ mod tests {
             "/healthz",
         );
         assert!(loud.log_success());
+    }
+
+    #[test]
+    fn excluded_templates_match_paths_before_routing() {
+        assert!(template_matches("/metrics", "/metrics"));
+        assert!(!template_matches("/metrics", "/metrics/"));
+        assert!(template_matches("/internal/{id}", "/internal/7"));
+        assert!(!template_matches("/internal/{id}", "/internal/"));
+        assert!(!template_matches("/internal/{id}", "/internal/7/x"));
+        assert!(template_matches("/static/{*rest}", "/static/a/b.css"));
+        assert!(!template_matches("/static/{*rest}", "/static"));
+        let layer = TelemetryLayer::new();
+        assert!(layer.shared.config.excludes_path("/healthz"));
+        assert!(!layer.shared.config.excludes_path("/no/such/route"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use axum::body::Body as AxumBody;
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use http_body::Body;
@@ -13,6 +14,8 @@ use tower_service::Service;
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
 use super::layer::Shared;
+use super::request_body;
+use super::route_report::{self, Tracked};
 use super::tracker::Tracker;
 
 /// The instrumented service; see [`TelemetryLayer`](crate::TelemetryLayer).
@@ -57,9 +60,9 @@ impl<S> TelemetryService<S> {
     }
 }
 
-impl<S, ReqB, ResB> Service<Request<ReqB>> for TelemetryService<S>
+impl<S, ResB> Service<Request<AxumBody>> for TelemetryService<S>
 where
-    S: Service<Request<ReqB>, Response = Response<ResB>>,
+    S: Service<Request<AxumBody>, Response = Response<ResB>>,
     ResB: Body,
 {
     type Response = Response<ResponseBody<ResB>>;
@@ -71,19 +74,48 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+    fn call(&mut self, mut req: Request<AxumBody>) -> Self::Future {
         let start = Instant::now();
-        let route = self.shared.route(
-            req.extensions()
-                .get::<MatchedPath>()
-                .map(MatchedPath::as_str),
-        );
+        let matched = req.extensions().get::<MatchedPath>();
+        if req.extensions().get::<Tracked>().is_some() {
+            // A telemetry service further out tracks this request: only tell it the route.
+            if route_report::report(matched)
+                && let Some(route) = matched
+            {
+                crate::report::name_request(req.method(), route.as_str());
+            }
+            return ResponseFuture::new(self.inner.call(req), None);
+        }
+        let (route, learns_route, trace) = match matched {
+            Some(m) => (self.shared.route(Some(m.as_str())), false, true),
+            // Before routing (the whole app is wrapped), or a fallback: the route, if any, is
+            // reported from inside. A path an excluded route would match (`/metrics`) gets no
+            // span: if it was that route, nothing is recorded; if no route served it (the ops
+            // endpoints on their own port), it is still a counted and logged 404.
+            None => {
+                let maybe_excluded = self.shared.config.excludes_path(req.uri().path());
+                (self.shared.route(None), true, !maybe_excluded)
+            }
+        };
         if route.excluded {
             return ResponseFuture::new(self.inner.call(req), None);
         }
-        let tracker = Tracker::start(route, &req, start);
+        let mut tracker = Tracker::start(route, &req, start, trace);
+        if learns_route {
+            tracker.learn_routes_from(self.shared.clone());
+        }
+        req.extensions_mut().insert(Tracked);
+        if tracker.request_size_unknown() {
+            let (parts, body) = req.into_parts();
+            let (body, read) = request_body::count_if_unsized(body);
+            tracker.count_request_body(read);
+            req = Request::from_parts(parts, body);
+        }
         // `call` only builds the future (axum runs handlers, extractors and middleware when it is
-        // polled), so the span is entered in `poll`, not here: one enter per poll.
-        ResponseFuture::new(self.inner.call(req), Some(tracker))
+        // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
+        // open here too, for inner services that do their work in `call`.
+        let (future, slot) = route_report::with_open(tracker.open_slot(), || self.inner.call(req));
+        tracker.learn(slot);
+        ResponseFuture::new(future, Some(tracker))
     }
 }

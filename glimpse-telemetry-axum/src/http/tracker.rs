@@ -19,8 +19,10 @@ use http::uri::Scheme;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Version};
 use tracing::Span;
 
-use super::layer::RouteState;
+use super::layer::{RouteState, Shared};
 use super::metrics::{METHODS, Observation, active_requests, error_type, method_index};
+use super::request_body::{self, ReadBytes};
+use super::route_report::Slot;
 use crate::report::{RequestHub, ResponseError, request_hub};
 use crate::request_id;
 use crate::user::UserId;
@@ -66,6 +68,14 @@ pub(crate) struct Tracker {
     pub(crate) request_id: HeaderValue,
     pub(crate) active: Option<&'static Gauge>,
     pub(crate) request_size: Option<u64>,
+    /// The request body's bytes read so far, when its size was not announced.
+    request_read: Option<ReadBytes>,
+    /// The layer, while the route is still to be learned from an inner service.
+    learn_from: Option<Arc<Shared>>,
+    /// Whether the route was learned after the span started (its name and `http.route` wait).
+    route_learned: bool,
+    /// The learned route is an excluded one: nothing is recorded, no header is added.
+    pub(crate) suppressed: bool,
     pub(crate) status: Option<StatusCode>,
     pub(crate) failed: bool,
     pub(crate) response_bytes: u64,
@@ -102,10 +112,13 @@ pub(crate) struct RequestInfo {
 
 impl Tracker {
     /// Starts tracking `req`: request id, span, gauge.
+    /// `trace`: whether to start the server span (not for a path that is probably an excluded
+    /// route, known only after routing).
     pub(crate) fn start<B>(
         route: Arc<RouteState>,
         req: &Request<B>,
         start: Instant,
+        trace: bool,
     ) -> Box<Tracker> {
         let method_index = method_index(req.method());
         let https = req.uri().scheme() == Some(&Scheme::HTTPS);
@@ -135,7 +148,7 @@ impl Tracker {
             user_id = user,
         );
         let headers = req.headers();
-        let tracer = if span.is_disabled() {
+        let tracer = if span.is_disabled() || !trace {
             None
         } else {
             glimpse_telemetry::traces::tracer()
@@ -193,6 +206,10 @@ impl Tracker {
             },
             start,
             request_size: content_length(req.headers()),
+            request_read: None,
+            learn_from: None,
+            route_learned: false,
+            suppressed: false,
             route,
             span,
             cx: started.cx,
@@ -209,6 +226,46 @@ impl Tracker {
             hub,
             done: false,
         })
+    }
+
+    /// The route is to be learned from a telemetry service inside (see `route_report`).
+    pub(crate) fn learn_routes_from(&mut self, layer: Arc<Shared>) {
+        self.learn_from = Some(layer);
+    }
+
+    /// The slot inner services report into while this request runs.
+    #[inline]
+    pub(crate) fn open_slot(&self) -> Slot {
+        Slot {
+            hub: self.hub.is_some(),
+            ..Slot::default()
+        }
+    }
+
+    /// Takes the route an inner service reported, if this request waits for one.
+    #[inline]
+    pub(crate) fn learn(&mut self, slot: Slot) {
+        if !slot.reported {
+            return;
+        }
+        let Some(layer) = self.learn_from.take() else {
+            return;
+        };
+        if let Some(path) = slot.route {
+            self.route = layer.route(Some(path.as_str()));
+            self.route_learned = true;
+            self.suppressed = self.route.excluded;
+        }
+    }
+
+    /// Whether the request announced no body size (`content-length`).
+    pub(crate) fn request_size_unknown(&self) -> bool {
+        self.request_size.is_none()
+    }
+
+    /// Counts the request body as it is read (`None`: nothing to count).
+    pub(crate) fn count_request_body(&mut self, read: Option<ReadBytes>) {
+        self.request_read = read;
     }
 
     /// Enters the request: its `tracing` span and, when there is one, its OpenTelemetry
@@ -246,6 +303,9 @@ impl Tracker {
         if let Some(g) = self.active {
             g.dec();
         }
+        if self.suppressed {
+            return;
+        }
         let outcome = self.outcome();
         self.route.metrics.record(
             self.method_index,
@@ -253,7 +313,9 @@ impl Tracker {
             &Observation {
                 seconds: elapsed.as_secs_f64(),
                 exemplar: self.sampled,
-                request_size: self.request_size,
+                request_size: self
+                    .request_size
+                    .or_else(|| self.request_read.as_ref().map(request_body::read)),
                 response_size: matches!(outcome, Outcome::Response(_))
                     .then_some(self.response_bytes),
             },
@@ -263,9 +325,17 @@ impl Tracker {
             let (status_code, error, status) = self.response_attributes(outcome);
             // The ids the `tracing` span recorded (the user may have been named by a handler).
             let ids = glimpse_telemetry::context::of_span(&self.span);
+            // Learned after the span started: the name and `http.route` come now.
+            let route = if self.route_learned && self.route.matched {
+                otel.update_name(span_name(self.method_index, &self.route));
+                Some(KeyValue::new("http.route", self.route.route.clone()))
+            } else {
+                None
+            };
             // One call, so one turn of the shared span's lock.
             otel.set_attributes(
                 [
+                    route,
                     status_code,
                     error,
                     ids.request_id

@@ -166,6 +166,24 @@ pub async fn serve(app: Router) -> SocketAddr {
     addr
 }
 
+/// Serves an instrumented app on 127.0.0.1 on a free port, with connect info.
+pub async fn serve_instrumented(app: glimpse_telemetry_axum::InstrumentedRouter) -> SocketAddr {
+    use axum::ServiceExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<SocketAddr>(
+                app,
+            ),
+        )
+        .await
+        .unwrap();
+    });
+    addr
+}
+
 #[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,

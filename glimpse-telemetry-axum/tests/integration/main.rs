@@ -6,6 +6,7 @@
 
 mod capture;
 mod common;
+mod compose;
 mod errors;
 mod http;
 mod ops;

@@ -11,6 +11,9 @@ use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ops_endpoints_serve_metrics_health_and_readiness() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let t = init(Options::default());
     let app = Router::new()
         .route("/users/{id}", get(|| async { "user" }))
@@ -90,6 +93,9 @@ async fn ops_endpoints_serve_metrics_health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_names_failing_checks_on_a_separate_port() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let _t = init(Options::default());
     let ops = Ops::new()
         .check("database", || async { Err::<(), _>("connection refused") })

@@ -292,7 +292,7 @@ impl Visit for FieldVisitor<'_> {
     }
 }
 
-/// Stores [`SpanFields`] on every span. Added first in the subscriber by [`init`](crate::init).
+/// Stores [`SpanFields`] on every span. Added first in the subscriber by [`init`](fn@crate::init).
 pub(crate) struct SpanFieldsLayer {
     pub(crate) redactor: Redactor,
 }

@@ -12,7 +12,7 @@
 //! business::set_active_users(42);
 //! ```
 //!
-//! Their families are registered by [`init`](crate::init), so they read 0 (not "no data") before
+//! Their families are registered by [`init`](fn@crate::init), so they read 0 (not "no data") before
 //! the first event, and alert expressions over them are defined from the start.
 
 use std::sync::OnceLock;

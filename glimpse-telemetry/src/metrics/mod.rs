@@ -1,7 +1,7 @@
 //! Prometheus metrics: one registry owned by the SDK, families with a hard cardinality limit,
 //! histograms with trace-id exemplars, process metrics, and the exposition for `/metrics`.
 //!
-//! The registry is global and exists before [`init`](crate::init) (so libraries can register
+//! The registry is global and exists before [`init`](fn@crate::init) (so libraries can register
 //! their families at any time); `init` adds `target_info` and sets the default series limit
 //! from `GLIMPSE_METRICS_MAX_SERIES`.
 //!

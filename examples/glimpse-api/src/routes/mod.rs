@@ -30,8 +30,9 @@ pub struct AppState {
     pub active: Arc<auth::ActiveUsers>,
 }
 
-/// The API routes, with the telemetry layer around everything (and the demo auth inside it,
-/// so the user it finds lands on the request span).
+/// The API routes, with the demo auth around them. `main` puts the telemetry layer around the
+/// finished app (`glimpse_telemetry_axum::instrument`), so the auth runs inside the request span
+/// and the user it finds lands on it.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/users", post(users::register))
@@ -46,7 +47,6 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::identify,
         ))
-        .layer(glimpse_telemetry_axum::layer())
         .with_state(state)
 }
 
