@@ -74,11 +74,21 @@ enum Kind {
     Layered,
     SpanOnly,
     Excluded,
+    /// The whole app wrapped by `instrument` (the layer outside, reporting layers inside).
+    Instrumented,
 }
 
-fn router(kind: Kind) -> Router {
+/// The app under test: a router, or one wrapped whole by `instrument`.
+#[derive(Clone)]
+enum App {
+    Router(Router),
+    Instrumented(glimpse_telemetry_axum::InstrumentedRouter),
+}
+
+fn router(kind: Kind) -> App {
     let r = Router::new().route("/users/{id}", get(|| async { "user" }));
-    match kind {
+    App::Router(match kind {
+        Kind::Instrumented => return App::Instrumented(glimpse_telemetry_axum::instrument(r)),
         Kind::Bare => r,
         Kind::Layered => r.layer(glimpse_telemetry_axum::layer()),
         Kind::SpanOnly => r.layer(tower::layer::layer_fn(SpanOnly)),
@@ -87,17 +97,27 @@ fn router(kind: Kind) -> Router {
                 .exclude_route("/users/{id}")
                 .build(),
         ),
-    }
+    })
 }
 
 /// Nanoseconds per request over `n` requests.
-fn run(rt: &tokio::runtime::Runtime, app: &Router, n: u32) -> f64 {
+fn run(rt: &tokio::runtime::Runtime, app: &App, n: u32) -> f64 {
+    match app {
+        App::Router(r) => run_service(rt, r.clone(), n),
+        App::Instrumented(i) => run_service(rt, i.clone(), n),
+    }
+}
+
+fn run_service<S>(rt: &tokio::runtime::Runtime, mut svc: S, n: u32) -> f64
+where
+    S: Service<Request<Body>, Response = axum::response::Response>,
+    S::Error: std::fmt::Debug,
+{
     rt.block_on(async {
-        let mut svc = app.clone();
         let start = Instant::now();
         for _ in 0..n {
             let req: Request<Body> = Request::get("/users/42").body(Body::empty()).unwrap();
-            let ready = <Router as tower::ServiceExt<Request<Body>>>::ready(&mut svc)
+            let ready = tower::ServiceExt::<Request<Body>>::ready(&mut svc)
                 .await
                 .unwrap();
             let res = ready.call(req).await.unwrap();
@@ -163,7 +183,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `OVERHEAD_SINGLE=<bare|excluded|nosub|spanonly|out|in|log>` runs only that case, once, for
+    // `OVERHEAD_SINGLE=<bare|excluded|nosub|spanonly|out|in|inst-out|inst-in|log>` runs only that case, once, for
     // `perf stat -e instructions` (load from other processes does not change instruction counts).
     if let Ok(single) = std::env::var("OVERHEAD_SINGLE") {
         let (kind, t) = match single.as_str() {
@@ -173,6 +193,8 @@ fn main() {
             "spanonly" => (Kind::SpanOnly, Some(telemetry("always_off", "warn"))),
             "out" => (Kind::Layered, Some(telemetry("always_off", "warn"))),
             "in" => (Kind::Layered, Some(telemetry("always_on", "warn"))),
+            "inst-out" => (Kind::Instrumented, Some(telemetry("always_off", "warn"))),
+            "inst-in" => (Kind::Instrumented, Some(telemetry("always_on", "warn"))),
             _ => (Kind::Layered, Some(telemetry("always_on", "info"))),
         };
         let d = t
@@ -221,6 +243,10 @@ fn main() {
         }
         let (d, g) = telemetry(sampler, log);
         report(name, compare(&rt, Kind::Layered, &d, n, rounds));
+        report(
+            &format!("{name}, instrument(app)"),
+            compare(&rt, Kind::Instrumented, &d, n, rounds),
+        );
         g.flush();
         drop(g);
     }

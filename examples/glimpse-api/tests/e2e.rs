@@ -32,6 +32,32 @@ impl Drop for Service {
     }
 }
 
+impl Service {
+    /// Waits for the access line of a request.
+    fn access_line(&self, request_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self
+                .logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| {
+                    l["requestId"] == request_id && l["target"] == "glimpse_telemetry_axum::access"
+                })
+                .cloned();
+            if let Some(l) = found {
+                return l;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no access log line for {request_id}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 struct TempDir(std::path::PathBuf);
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -284,27 +310,7 @@ fn example_service_end_to_end() {
         .and_then(|t| t.split('-').nth(1))
         .expect("traceparent")
         .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let access = loop {
-        let found = service
-            .logs
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|l| {
-                l["requestId"] == request_id.as_str()
-                    && l["target"] == "glimpse_telemetry_axum::access"
-            })
-            .cloned();
-        if let Some(l) = found {
-            break l;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no access log line for {request_id}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let access = service.access_line(&request_id);
     assert_eq!(access["traceId"], trace_id.as_str());
     assert_eq!(access["userId"], "user123");
     assert_eq!(access["level"], "ERROR");
@@ -362,24 +368,7 @@ fn example_service_end_to_end() {
         let tp = header(&headers, "traceparent").expect("traceparent on a 404");
         assert_eq!(tp.split('-').nth(1), Some(incoming_trace));
         if i == 0 {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            let line = loop {
-                let found = service
-                    .logs
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .find(|l| {
-                        l["requestId"] == request_id.as_str()
-                            && l["target"] == "glimpse_telemetry_axum::access"
-                    })
-                    .cloned();
-                if let Some(l) = found {
-                    break l;
-                }
-                assert!(Instant::now() < deadline, "no access line for the 404");
-                std::thread::sleep(Duration::from_millis(50));
-            };
+            let line = service.access_line(&request_id);
             assert_eq!(line["level"], "WARN");
             assert_eq!(line["http_status"], 404);
             assert_eq!(line["route"], "unmatched");
