@@ -53,7 +53,7 @@
 //!   body is finished.
 //! - **One access log line** at the end, with `method`, `route`, `path`, `http_status`,
 //!   `response_time` (ms) and `bytes`, at `INFO`, `WARN` (4xx) or `ERROR` (5xx); successful
-//!   requests can be sampled per route ([`http::access_log`] describes it).
+//!   requests can be sampled per route ([`server::access_log`] describes it).
 //! - **Errors reported once**: a panicking handler becomes a `500` and one GlitchTip event; a 5xx
 //!   response becomes one event with the method, route, request id, user and trace id, never a
 //!   header or a query string (see [`ResponseError`]).
@@ -108,7 +108,7 @@
 //! - [`ops`]: `/metrics`, `/healthz`, `/readyz` with readiness checks, on the API's port or their
 //!   own ([`serve_ops`]);
 //! - [`ws`] (feature `ws`, default): instrumented WebSocket connections;
-//! - [`propagate`]: the trace context and request id on outgoing HTTP calls;
+//! - [`client`]: the trace context and request id on outgoing HTTP calls;
 //! - [`TelemetryLayer::builder`]: the options.
 //!
 //! # Cost
@@ -119,22 +119,22 @@
 //! response future and body are plain structs (no `Box::pin`, no lock).
 #![warn(missing_docs)]
 
-pub mod http;
+pub mod client;
+mod glitchtip;
 pub mod ops;
-pub mod propagate;
-mod report;
 pub mod request_id;
+pub mod server;
 pub mod user;
 #[cfg(feature = "ws")]
 pub mod ws;
 
-pub use crate::http::{
+pub use crate::server::{
     InstrumentedFuture, InstrumentedRouter, ResponseBody, ResponseFuture, TelemetryLayer,
     TelemetryLayerBuilder, TelemetryService,
 };
+pub use client::{PropagateLayer, PropagateService, inject_headers, outgoing_headers};
+pub use glitchtip::ResponseError;
 pub use ops::{Ops, OpsServer, ops_router, serve_ops};
-pub use propagate::{PropagateLayer, PropagateService, inject_headers, outgoing_headers};
-pub use report::ResponseError;
 pub use request_id::RequestId;
 pub use user::{UserId, set_user_id};
 

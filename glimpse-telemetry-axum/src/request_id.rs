@@ -1,7 +1,7 @@
 //! Request ids: one per request, taken from the caller's `x-request-id` when it is usable,
 //! otherwise generated, and carried everywhere the request goes (the response header, the
 //! request span's `request_id` field and so every log line's `requestId`, GlitchTip events, and
-//! outgoing calls through [`propagate`](crate::propagate)).
+//! outgoing calls through [`client`](crate::client)).
 //!
 //! An incoming id is kept when it is 1 to [`MAX_REQUEST_ID_LEN`] bytes of visible ASCII
 //! (`!` to `~`), so a caller can neither inject log syntax nor grow log lines without bound; any

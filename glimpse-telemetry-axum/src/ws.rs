@@ -58,7 +58,7 @@ use tracing::{Instrument as _, Span};
 pub use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 pub use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 
-use crate::http::metrics::UNMATCHED_ROUTE;
+use crate::server::metrics::UNMATCHED_ROUTE;
 
 /// The target of the connection spans and of the `websocket closed` log lines.
 pub const WS_TARGET: &str = "glimpse_telemetry_axum::ws";

@@ -109,15 +109,9 @@ pub(crate) fn request_hub(
 
 /// Names the current request's scope after its route, once an inner service learned it: the
 /// request's hub was made before routing, so its transaction was only the method.
-pub(crate) fn name_request(method: &http::Method, route: &str) {
-    use crate::http::metrics::{METHODS, method_index};
-    // As server spans are named: `HTTP` for methods outside the known ones.
-    let method = match method_index(method) {
-        i if i == METHODS.len() - 1 => "HTTP",
-        i => METHODS[i],
-    };
+pub(crate) fn name_request(transaction: &str, route: &str) {
     Hub::current().configure_scope(|scope| {
-        scope.set_transaction(Some(&format!("{method} {route}")));
+        scope.set_transaction(Some(transaction));
         scope.set_tag("http.route", route);
     });
 }

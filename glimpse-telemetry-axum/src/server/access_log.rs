@@ -26,13 +26,15 @@
 //! `sample_successes`, `slow_threshold` and `log_query_string`.
 
 use std::error::Error;
-use std::time::Duration;
 
+use glimpse_telemetry::otel::Context;
+use glimpse_telemetry::otel::trace::TraceContextExt as _;
 use glimpse_telemetry::sentry::Hub;
-use tracing::Level;
+use tracing::{Level, Span};
 
-use super::tracker::{Outcome, Tracker};
-use crate::report::silent_hub;
+use super::outcome::{Finished, Outcome};
+use super::routes::RouteState;
+use crate::glitchtip::{RequestHub, silent_hub};
 
 /// The target of access log lines.
 pub const ACCESS_LOG_TARGET: &str = "glimpse_telemetry_axum::access";
@@ -40,8 +42,16 @@ pub const ACCESS_LOG_TARGET: &str = "glimpse_telemetry_axum::access";
 /// The `http_status` written for requests the client cancelled before the response.
 pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 
-/// Writes the line of a finished request (or nothing, per the level, sampling and filter).
-pub(crate) fn write(t: &Tracker, outcome: Outcome, elapsed: Duration) {
+/// Writes the line of a finished request (or nothing, per the level, sampling and filter), in
+/// the request's span and OpenTelemetry context `cx`, under its hub.
+pub(crate) fn write(
+    f: &Finished,
+    route: &RouteState,
+    span: &Span,
+    cx: &Context,
+    hub: Option<&RequestHub>,
+) {
+    let outcome = f.outcome;
     let (level, always) = match outcome {
         Outcome::Response(s) if s.is_server_error() => (Level::ERROR, true),
         Outcome::Failed => (Level::ERROR, true),
@@ -49,11 +59,11 @@ pub(crate) fn write(t: &Tracker, outcome: Outcome, elapsed: Duration) {
         Outcome::Cancelled => (Level::WARN, true),
         Outcome::Response(_) => (Level::INFO, false),
     };
-    let config = &t.route.config;
+    let config = &route.config;
     if level != Level::ERROR && !config.access_log {
         return;
     }
-    if !always && elapsed < config.slow && !t.route.log_success() {
+    if !always && f.elapsed < config.slow && !route.log_success() {
         return;
     }
     // Nothing to prepare when the line would be filtered out (`RUST_LOG=warn`...).
@@ -69,25 +79,24 @@ pub(crate) fn write(t: &Tracker, outcome: Outcome, elapsed: Duration) {
     }
 
     // Log lines read the trace and span ids from the active OpenTelemetry context.
-    let _otel = t.attach_otel();
+    let _otel = cx.has_active_span().then(|| cx.clone().attach());
     let status = match outcome {
         Outcome::Response(s) => s.as_u16(),
         Outcome::Cancelled => CLIENT_CLOSED_REQUEST,
         Outcome::Failed => 500,
     };
     let line = Line {
-        method: t.method.as_str(),
-        route: &t.route.route,
-        path: t.path.as_str(),
-        query: t.query.as_deref(),
+        method: f.method.as_str(),
+        route: f.route,
+        path: f.path,
+        query: f.query,
         status,
         // Milliseconds with microsecond precision.
-        response_time: elapsed.as_micros() as f64 / 1000.0,
-        bytes: t.response_bytes,
-        panic: t.panicked.then_some(true),
-        error: t
+        response_time: f.elapsed.as_micros() as f64 / 1000.0,
+        bytes: f.response_bytes,
+        panic: f.panicked.then_some(true),
+        error: f
             .error
-            .as_ref()
             .map(|e| e.error() as &(dyn Error + Send + Sync + 'static)),
         cancelled: outcome == Outcome::Cancelled,
     };
@@ -96,20 +105,20 @@ pub(crate) fn write(t: &Tracker, outcome: Outcome, elapsed: Duration) {
         // In the request span (GlitchTip reads the request id, the user and the trace from the
         // current span), under the request's hub when nothing reported for this request yet, else
         // under a silent one: one event per failed request.
-        let hub = match &t.hub {
+        let hub = match hub {
             Some(h) if !h.reported() => Some(h.hub.clone()),
             Some(_) => Some(silent_hub()),
             None => None,
         };
-        t.span.in_scope(|| match hub {
+        span.in_scope(|| match hub {
             Some(h) => Hub::run(h, || line.error()),
             None => line.error(),
         });
-    } else if t.hub.is_some() {
+    } else if hub.is_some() {
         // Not a breadcrumb of another request's event.
-        Hub::run(silent_hub(), || line.emit(level, &t.span));
+        Hub::run(silent_hub(), || line.emit(level, span));
     } else {
-        line.emit(level, &t.span);
+        line.emit(level, span);
     }
 }
 

@@ -7,14 +7,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use glimpse_telemetry::sentry::Hub;
-use http::{HeaderValue, Response, StatusCode};
+use http::{Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::body::ResponseBody;
 use super::route_report;
-use super::tracker::{TRACEPARENT, Tracker};
-use crate::report::ResponseError;
+use super::tracker::Tracker;
+use crate::glitchtip::ResponseError;
 use crate::user::UserId;
 
 pin_project! {
@@ -54,7 +54,7 @@ where
             Some(t) => {
                 let (polled, slot) = route_report::with_open(t.open_slot(), || {
                     let _entered = t.enter();
-                    match &t.hub {
+                    match t.hub() {
                         Some(h) => Hub::run(h.hub.clone(), || {
                             catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
                         }),
@@ -73,7 +73,7 @@ where
             }
             Ok(Poll::Ready(Err(e))) => {
                 if let Some(mut t) = this.tracker.take() {
-                    t.failed = true;
+                    t.on_error();
                 }
                 Poll::Ready(Err(e))
             }
@@ -82,9 +82,8 @@ where
                 let mut response = Response::new(ResponseBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 if let Some(mut t) = this.tracker.take() {
-                    t.panicked = true;
-                    t.status = Some(StatusCode::INTERNAL_SERVER_ERROR);
-                    set_headers(&mut t, response.headers_mut());
+                    t.on_panic();
+                    t.set_response_headers(response.headers_mut());
                 }
                 Poll::Ready(Ok(response))
             }
@@ -92,36 +91,19 @@ where
     }
 }
 
-/// `x-request-id` (unless the handler set one) and `traceparent` on the response. Moves the
-/// values out of the tracker: nothing needs them after the response.
-fn set_headers(t: &mut Tracker, headers: &mut http::HeaderMap) {
-    let id = std::mem::replace(&mut t.request_id, HeaderValue::from_static(""));
-    if let Ok(http::header::Entry::Vacant(slot)) =
-        headers.try_entry(t.route.config.request_id_header.clone())
-    {
-        slot.insert(id);
-    }
-    if let Some(tp) = t.traceparent.take() {
-        headers.insert(TRACEPARENT, tp);
-    }
-}
-
 fn on_response<B: Body>(
     mut response: Response<B>,
     tracker: Option<Box<Tracker>>,
 ) -> Response<ResponseBody<B>> {
-    let Some(mut t) = tracker.filter(|t| !t.suppressed) else {
+    let Some(mut t) = tracker.filter(|t| !t.suppressed()) else {
         return response.map(ResponseBody::passthrough);
     };
-    t.status = Some(response.status());
-    if let Some(user) = response.extensions().get::<UserId>() {
-        t.span
-            .record(glimpse_telemetry::logs::USER_ID_FIELD, user.as_str());
-    }
-    if let Some(e) = response.extensions().get::<ResponseError>() {
-        t.error = Some(e.clone());
-    }
-    set_headers(&mut t, response.headers_mut());
+    t.on_response(
+        response.status(),
+        response.extensions().get::<UserId>(),
+        response.extensions().get::<ResponseError>(),
+    );
+    t.set_response_headers(response.headers_mut());
     let (parts, body) = response.into_parts();
     let body = if body.is_end_stream() {
         // Nothing more will happen: finish now (hyper may never poll an empty body).

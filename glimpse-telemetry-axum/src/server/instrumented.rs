@@ -58,12 +58,31 @@ pub struct InstrumentedRouter {
 }
 
 impl InstrumentedRouter {
-    pub(crate) fn new(layer: &TelemetryLayer, app: Router) -> InstrumentedRouter {
+    fn new(layer: &TelemetryLayer, app: Router) -> InstrumentedRouter {
         // The same layer on every endpoint: there it only reports the route to the outer one.
         let app = app.layer(layer.clone());
         InstrumentedRouter {
             inner: tower_layer::Layer::layer(layer, app),
         }
+    }
+}
+
+impl TelemetryLayer {
+    /// The finished app with this layer around it: every request is seen, whatever the
+    /// composition (see [`instrument`](crate::instrument)). Call it last, on the app you serve.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use glimpse_telemetry_axum::TelemetryLayer;
+    ///
+    /// let app = Router::new()
+    ///     .route("/feed", get(|| async { "feed" }))
+    ///     .merge(glimpse_telemetry_axum::ops_router());
+    /// let app = TelemetryLayer::builder().sample_successes("/feed", 0.01).build().instrument(app);
+    /// # let _: glimpse_telemetry_axum::InstrumentedRouter = app;
+    /// ```
+    pub fn instrument(&self, app: Router) -> InstrumentedRouter {
+        InstrumentedRouter::new(self, app)
     }
 }
 

@@ -17,7 +17,7 @@ use glimpse_telemetry::metrics::{Family, Gauge, Histogram};
 use glimpse_telemetry::otel::trace::{SpanId, TraceId};
 use http::{Method, StatusCode};
 
-use super::tracker::Outcome;
+use super::outcome::Outcome;
 
 /// The `http_route` label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";

@@ -92,7 +92,7 @@ impl<B: Body> Body for ResponseBody<B> {
             Poll::Pending => false,
             Poll::Ready(Some(Ok(frame))) => {
                 if let (Some(t), Some(data)) = (this.tracker.as_mut(), frame.data_ref()) {
-                    t.response_bytes += data.remaining() as u64;
+                    t.add_body_bytes(data.remaining() as u64);
                 }
                 body.is_end_stream()
             }

@@ -13,22 +13,24 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
-use super::layer::Shared;
+use super::metrics::method_index;
 use super::request_body;
 use super::route_report::{self, Tracked};
+use super::routes::RouteTable;
+use super::server_span;
 use super::tracker::Tracker;
 
 /// The instrumented service; see [`TelemetryLayer`](crate::TelemetryLayer).
 pub struct TelemetryService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    routes: Arc<RouteTable>,
 }
 
 impl<S: Clone> Clone for TelemetryService<S> {
     fn clone(&self) -> Self {
         TelemetryService {
             inner: self.inner.clone(),
-            shared: self.shared.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -40,8 +42,8 @@ impl<S> std::fmt::Debug for TelemetryService<S> {
 }
 
 impl<S> TelemetryService<S> {
-    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
-        TelemetryService { inner, shared }
+    pub(crate) fn new(inner: S, routes: Arc<RouteTable>) -> Self {
+        TelemetryService { inner, routes }
     }
 
     /// The wrapped service.
@@ -82,19 +84,21 @@ where
             if route_report::report(matched)
                 && let Some(route) = matched
             {
-                crate::report::name_request(req.method(), route.as_str());
+                let method = server_span::method_name(method_index(req.method()));
+                let transaction = format!("{method} {}", route.as_str());
+                crate::glitchtip::name_request(&transaction, route.as_str());
             }
             return ResponseFuture::new(self.inner.call(req), None);
         }
         let (route, learns_route, trace) = match matched {
-            Some(m) => (self.shared.route(Some(m.as_str())), false, true),
+            Some(m) => (self.routes.route(Some(m.as_str())), false, true),
             // Before routing (the whole app is wrapped), or a fallback: the route, if any, is
             // reported from inside. A path an excluded route would match (`/metrics`) gets no
             // span: if it was that route, nothing is recorded; if no route served it (the ops
             // endpoints on their own port), it is still a counted and logged 404.
             None => {
-                let maybe_excluded = self.shared.config.excludes_path(req.uri().path());
-                (self.shared.route(None), true, !maybe_excluded)
+                let maybe_excluded = self.routes.config.excludes_path(req.uri().path());
+                (self.routes.route(None), true, !maybe_excluded)
             }
         };
         if route.excluded {
@@ -102,7 +106,7 @@ where
         }
         let mut tracker = Tracker::start(route, &req, start, trace);
         if learns_route {
-            tracker.learn_routes_from(self.shared.clone());
+            tracker.learn_routes_from(self.routes.clone());
         }
         req.extensions_mut().insert(Tracked);
         if tracker.request_size_unknown() {

@@ -1,0 +1,333 @@
+//! The exported server span: started with the request's semantic-convention attributes (only
+//! when it is sampled), ended with the response's, and the `traceparent` that quotes it.
+//!
+//! The span is built with the tracer, not through the `tracing` bridge: the request's `tracing`
+//! span carries only the ids log lines need (`otel.skip`), so one span's bookkeeping, not two.
+
+use glimpse_telemetry::otel::trace::{
+    Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
+};
+use glimpse_telemetry::otel::{Context, KeyValue};
+use http::header::{HOST, HeaderName, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method, Version};
+
+use super::metrics::{CANCELLED, METHODS, error_type};
+use super::outcome::{Finished, Outcome};
+use super::request::bounded;
+use super::routes::RouteState;
+use crate::request_id;
+
+/// The target of the request spans.
+pub const SPAN_TARGET: &str = "glimpse_telemetry_axum";
+
+/// The name of the request spans in `tracing` (the exported span is renamed `{METHOD} {route}`).
+pub const SPAN_NAME: &str = "HTTP request";
+
+const OTHER_METHOD: usize = METHODS.len() - 1;
+
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
+
+/// What starting the span tells.
+#[derive(Default)]
+pub(crate) struct Started {
+    /// The request's context, with the span in it.
+    pub(crate) cx: Context,
+    /// Trace and span id when the span is sampled (exemplars point at it).
+    pub(crate) sampled: Option<(TraceId, SpanId)>,
+    /// Whether the span is recorded, so attributes are worth building.
+    pub(crate) recording: bool,
+    /// The `traceparent` of the response.
+    pub(crate) traceparent: Option<HeaderValue>,
+}
+
+/// The request's parts the span's attributes are made of (cheap clones: shared buffers).
+pub(crate) struct RequestInfo {
+    pub(crate) https: bool,
+    pub(crate) authority: Option<http::uri::Authority>,
+    pub(crate) version: Version,
+    pub(crate) user_agent: Option<HeaderValue>,
+    pub(crate) host: Option<HeaderValue>,
+    pub(crate) peer: Option<std::net::SocketAddr>,
+}
+
+impl RequestInfo {
+    pub(crate) fn of<B>(req: &http::Request<B>, https: bool) -> RequestInfo {
+        let headers = req.headers();
+        RequestInfo {
+            https,
+            authority: req.uri().authority().cloned(),
+            version: req.version(),
+            user_agent: headers.get(USER_AGENT).cloned(),
+            host: headers.get(HOST).cloned(),
+            peer: req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        }
+    }
+}
+
+/// Starts the server span, child of the caller's `traceparent` (and baggage).
+pub(crate) fn start(
+    tracer: &glimpse_telemetry::otel::sdk::trace::Tracer,
+    headers: &HeaderMap,
+    route: &RouteState,
+    method_index: usize,
+    method: &Method,
+    path: &str,
+    info: &RequestInfo,
+) -> Started {
+    let parent = if headers.contains_key(TRACEPARENT) || headers.contains_key(BAGGAGE) {
+        glimpse_telemetry::propagation::extract(headers)
+    } else {
+        Context::new()
+    };
+    let otel = tracer
+        .span_builder(SPAN_NAME)
+        .with_kind(SpanKind::Server)
+        .start_with_context(tracer, &parent);
+    start_span(parent, otel, route, method_index, method, path, info)
+}
+
+/// The ids the request's `tracing` span recorded (the user may have been named by a handler).
+pub(crate) type Ids = glimpse_telemetry::context::RequestContext;
+
+/// Ends the span with the response's attributes. `route_learned`: the route became known after
+/// the span started, so its name and `http.route` are set now.
+pub(crate) fn end(cx: &Context, f: &Finished, route: &RouteState, route_learned: bool, ids: Ids) {
+    let otel = cx.span();
+    let (status_code, error, status) = response_attributes(f.outcome, f.panicked);
+    let route_attr = if route_learned && route.matched {
+        otel.update_name(span_name(f.method_index, route));
+        Some(KeyValue::new("http.route", route.route.clone()))
+    } else {
+        None
+    };
+    // One call, so one turn of the shared span's lock.
+    otel.set_attributes(
+        [
+            route_attr,
+            status_code,
+            error,
+            ids.request_id
+                .map(|id| KeyValue::new(glimpse_telemetry::logs::REQUEST_ID_FIELD, id)),
+            ids.user_id
+                .map(|id| KeyValue::new(glimpse_telemetry::logs::USER_ID_FIELD, id)),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    if let Some(status) = status {
+        otel.set_status(status);
+    }
+    otel.end();
+}
+
+/// `http.response.status_code`, `error.type` and the span status for the outcome.
+fn response_attributes(
+    outcome: Outcome,
+    panicked: bool,
+) -> (Option<KeyValue>, Option<KeyValue>, Option<Status>) {
+    match outcome {
+        Outcome::Response(status) => {
+            let code = Some(KeyValue::new(
+                "http.response.status_code",
+                i64::from(status.as_u16()),
+            ));
+            if status.is_server_error() {
+                let message = if panicked {
+                    "panic"
+                } else {
+                    status.canonical_reason().unwrap_or("")
+                };
+                (
+                    code,
+                    Some(KeyValue::new("error.type", error_type(status))),
+                    Some(Status::error(message)),
+                )
+            } else {
+                (code, None, None)
+            }
+        }
+        Outcome::Cancelled => (None, Some(KeyValue::new("error.type", CANCELLED)), None),
+        Outcome::Failed => (
+            None,
+            Some(KeyValue::new("error.type", "_OTHER")),
+            Some(Status::error("the service returned an error")),
+        ),
+    }
+}
+
+/// Reads the new span's ids and sampling decision, sets its attributes if it records, and puts
+/// it in the request's context. The attributes go on the SDK span itself, before it is shared
+/// through the context (after, each call would take the shared span's lock).
+fn start_span(
+    parent: Context,
+    mut otel: glimpse_telemetry::otel::sdk::trace::Span,
+    route: &RouteState,
+    method_index: usize,
+    method: &Method,
+    path: &str,
+    info: &RequestInfo,
+) -> Started {
+    let sc = otel.span_context();
+    let traceparent = sc
+        .is_valid()
+        .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled()));
+    let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
+    let recording = otel.is_recording();
+    if recording {
+        set_request_attributes(&mut otel, route, method_index, method, path, info);
+    }
+    Started {
+        cx: parent.with_span(otel),
+        sampled,
+        recording,
+        traceparent,
+    }
+}
+
+/// The method as server spans name it: `HTTP` for methods outside the known ones.
+pub(crate) fn method_name(method_index: usize) -> &'static str {
+    if method_index == OTHER_METHOD {
+        "HTTP"
+    } else {
+        METHODS[method_index]
+    }
+}
+
+/// `GET /users/{id}`; `GET` for unmatched requests and `HTTP` for unknown methods, as the
+/// semantic conventions name server spans.
+pub(crate) fn span_name(method_index: usize, route: &RouteState) -> String {
+    let method = method_name(method_index);
+    if route.matched {
+        let mut s = String::with_capacity(method.len() + 1 + route.route.len());
+        s.push_str(method);
+        s.push(' ');
+        s.push_str(&route.route);
+        s
+    } else {
+        method.to_owned()
+    }
+}
+
+/// The semantic-convention request attributes, for sampled spans only.
+fn set_request_attributes(
+    span: &mut glimpse_telemetry::otel::sdk::trace::Span,
+    route: &RouteState,
+    method_index: usize,
+    method: &Method,
+    path: &str,
+    info: &RequestInfo,
+) {
+    span.update_name(span_name(method_index, route));
+    let mut attrs = Vec::with_capacity(12);
+    attrs.push(KeyValue::new("http.request.method", METHODS[method_index]));
+    if method_index == OTHER_METHOD {
+        attrs.push(KeyValue::new(
+            "http.request.method_original",
+            bounded(method.as_str(), 64).to_owned(),
+        ));
+    }
+    if route.matched {
+        attrs.push(KeyValue::new("http.route", route.route.clone()));
+    }
+    attrs.push(KeyValue::new(
+        "url.scheme",
+        if info.https { "https" } else { "http" },
+    ));
+    attrs.push(KeyValue::new("url.path", bounded(path, 2048).to_owned()));
+    if let Some(ua) = info.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
+        attrs.push(KeyValue::new(
+            "user_agent.original",
+            bounded(ua, 512).to_owned(),
+        ));
+    }
+    let host = info
+        .authority
+        .as_ref()
+        .map(|a| a.as_str())
+        .or_else(|| info.host.as_ref().and_then(|v| v.to_str().ok()));
+    if let Some((address, port)) = host.and_then(split_host) {
+        attrs.push(KeyValue::new(
+            "server.address",
+            bounded(address, 256).to_owned(),
+        ));
+        if let Some(port) = port {
+            attrs.push(KeyValue::new("server.port", i64::from(port)));
+        }
+    }
+    attrs.push(KeyValue::new(
+        "network.protocol.version",
+        match info.version {
+            Version::HTTP_09 => "0.9",
+            Version::HTTP_10 => "1.0",
+            Version::HTTP_2 => "2",
+            Version::HTTP_3 => "3",
+            _ => "1.1",
+        },
+    ));
+    if let Some(peer) = info.peer {
+        attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+    }
+    span.set_attributes(attrs);
+}
+
+/// `host` or `host:port` (or `[v6]:port`) → host and port.
+fn split_host(host: &str) -> Option<(&str, Option<u16>)> {
+    if host.is_empty() {
+        return None;
+    }
+    if let Some(rest) = host.strip_prefix('[') {
+        let (addr, after) = rest.split_once(']')?;
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return Some((addr, port));
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h, p.parse().ok())),
+        _ => Some((host, None)),
+    }
+}
+
+/// `00-<trace id>-<span id>-<flags>`, written without formatting machinery.
+pub(crate) fn traceparent(trace_id: TraceId, span_id: SpanId, sampled: bool) -> HeaderValue {
+    let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    request_id::hex_into(&mut buf[3..35], &trace_id.to_bytes());
+    request_id::hex_into(&mut buf[36..52], &span_id.to_bytes());
+    if sampled {
+        buf[54] = b'1';
+    }
+    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_is_w3c() {
+        let t = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+        let s = SpanId::from_hex("00f067aa0ba902b7").unwrap();
+        assert_eq!(
+            traceparent(t, s, true),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
+        assert_eq!(
+            traceparent(t, s, false),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+        );
+    }
+
+    #[test]
+    fn hosts_split() {
+        assert_eq!(split_host("example.com"), Some(("example.com", None)));
+        assert_eq!(
+            split_host("example.com:8080"),
+            Some(("example.com", Some(8080)))
+        );
+        assert_eq!(split_host("[::1]:3000"), Some(("::1", Some(3000))));
+        assert_eq!(split_host("::1"), Some(("::1", None)));
+        assert_eq!(split_host(""), None);
+    }
+}
