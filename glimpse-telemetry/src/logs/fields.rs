@@ -13,6 +13,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::catalogue::Writer;
 use super::json;
 use crate::redact::{REDACTED, Redactor};
 
@@ -55,19 +56,6 @@ impl SpanFields {
     }
 }
 
-/// Keys the log schema owns; a field with one of these names is written as `fields_<name>`.
-pub(crate) const RESERVED: &[&str] = &[
-    "timestamp",
-    "level",
-    "service",
-    "message",
-    "requestId",
-    "userId",
-    "traceId",
-    "spanId",
-    "target",
-];
-
 /// What the writer does with a field, decided once per field name (field names are
 /// `&'static str`s of their callsite, so the answer is cached by address).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -89,7 +77,7 @@ fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
         FieldClass::Skipped
     } else if name == REQUEST_ID_FIELD || name == USER_ID_FIELD {
         FieldClass::Id
-    } else if RESERVED.contains(&name) {
+    } else if super::catalogue::field(name).is_some_and(|f| f.writer == Writer::Line) {
         FieldClass::Reserved
     } else if redactor.is_secret_key(name) {
         FieldClass::Secret
