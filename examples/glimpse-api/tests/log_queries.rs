@@ -376,7 +376,10 @@ fn term_matches(es_type: &str, value: &Value, term: &str, quoted: bool) -> bool 
         // Exact, case-sensitive; numbers and booleans are indexed as their text.
         "keyword" => match value {
             Value::String(s) => s == term,
-            other => other.to_string() == term,
+            other => {
+                let text = other.to_string();
+                text.as_str() == term
+            }
         },
         "integer" | "long" | "double" => match (value.as_f64(), term.parse::<f64>()) {
             (Some(v), Ok(t)) => v == t,
