@@ -106,7 +106,7 @@ fn each_key_once_and_schema_keys_protected() {
         let _o = outer.enter();
         let inner = tracing::info_span!("inner", k = "inner");
         let _i = inner.enter();
-        tracing::info!(timestamp = 5, "m");
+        tracing::info!(timestamp = 5, log_level = "mine", "m");
     });
     let text = capture.logs_text();
     let line = text
@@ -119,6 +119,11 @@ fn each_key_once_and_schema_keys_protected() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(v["fields_level"], "span-level");
     assert_eq!(v["fields_timestamp"], 5);
+    assert_eq!(
+        v["fields_log_level"], "mine",
+        "an Elasticsearch alias cannot be written to"
+    );
+    assert!(v.get("log_level").is_none());
 }
 
 #[test]

@@ -200,7 +200,18 @@ fn captured_lines() -> Vec<Value> {
         500
     );
     // A 200 slower than 1000 ms (and a slow query), and fast ones.
-    assert_eq!(http(addr, "GET", "/reports/slow?ms=1200", &[], "").0, 200);
+    // The example calibrates its slow query at start-up, on a machine that may be busy:
+    // ask for longer ones until one took more than a second.
+    for ms in [2000, 3500, 5000] {
+        let started = Instant::now();
+        assert_eq!(
+            http(addr, "GET", &format!("/reports/slow?ms={ms}"), &[], "").0,
+            200
+        );
+        if started.elapsed() > Duration::from_millis(1100) {
+            break;
+        }
+    }
     assert_eq!(http(addr, "GET", "/reports/slow?ms=1", &[], "").0, 200);
     assert_eq!(http(addr, "GET", "/users/nobody", &[], "").0, 404);
     assert_eq!(http(addr, "POST", "/users", &[], "{}").0, 422);
@@ -544,18 +555,21 @@ fn the_guide_queries_find_their_cases_and_every_sdk_key_is_catalogued() {
     let q = guide("Slow API requests");
     assert_eq!(q, "response_time:>1000 AND http_status:200");
     let found = search(&index, q, &lines);
-    assert_eq!(
-        found,
-        access(&lines, "/reports/slow", 200)
-            .into_iter()
-            .filter(|l| l["response_time"].as_f64().unwrap() > 1000.0)
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(found.len(), 1, "{found:#?}");
-    assert_eq!(found[0]["route"], "/reports/slow");
+    let slow_200s: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["http_status"] == 200 && l["response_time"].as_f64() > Some(1000.0))
+        .collect();
+    assert!(!found.is_empty(), "no 200 slower than a second found");
+    assert_eq!(found, slow_200s);
     assert!(
-        access(&lines, "/reports/slow", 200).len() == 2,
-        "a fast 200 is not found"
+        found.iter().all(|l| l["route"] == "/reports/slow"),
+        "{found:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["http_status"] == 200 && l["response_time"].as_f64() < Some(1000.0)),
+        "fast 200s exist and are not found"
     );
 
     // Database errors: the ERROR lines of the database layer (user123's and bob's failed

@@ -56,6 +56,15 @@ impl SpanFields {
     }
 }
 
+/// Keys the log schema owns: the catalogue's fields of every line, and the aliases the index
+/// template defines (Elasticsearch rejects a line that writes to an alias). A context field
+/// with one of these names is written as `fields_<name>`.
+fn is_reserved(name: &str) -> bool {
+    use super::catalogue;
+    catalogue::field(name).is_some_and(|f| f.writer == Writer::Line)
+        || catalogue::alias_target(name).is_some()
+}
+
 /// What the writer does with a field, decided once per field name (field names are
 /// `&'static str`s of their callsite, so the answer is cached by address).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,7 +86,7 @@ fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
         FieldClass::Skipped
     } else if name == REQUEST_ID_FIELD || name == USER_ID_FIELD {
         FieldClass::Id
-    } else if super::catalogue::field(name).is_some_and(|f| f.writer == Writer::Line) {
+    } else if is_reserved(name) {
         FieldClass::Reserved
     } else if redactor.is_secret_key(name) {
         FieldClass::Secret

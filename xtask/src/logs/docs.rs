@@ -58,8 +58,9 @@ test fails when a writer puts a key in a line that the catalogue does not list.\
     section(
         &mut md,
         "Fields of every line",
-        "Written by the JSON writer itself. A context field named like one of these is written as \
-         `fields_<name>` (`fields_level`), so it can never overwrite them.",
+        "Written by the JSON writer itself. A context field named like one of these, or like a \
+         field alias (`log_level`), is written as `fields_<name>` (`fields_level`), so it can \
+         never overwrite them (nor make Elasticsearch reject the line for writing to an alias).",
         &[Writer::Line],
     );
     md.push_str(

@@ -47,10 +47,8 @@ fn es_mapping(t: EsType) -> Value {
 /// ```
 pub fn index_mappings() -> Value {
     let mut properties = Map::new();
-    properties.insert(
-        "@timestamp".into(),
-        json!({ "type": "date", "meta": { "meaning": "When Filebeat read the line (the line's own time is `timestamp`)." } }),
-    );
+    // When Filebeat read the line; the line's own time is `timestamp`.
+    properties.insert("@timestamp".into(), json!({ "type": "date" }));
     for f in FIELDS {
         let mut m = es_mapping(f.es_type);
         if !f.also_indexed_as.is_empty() {

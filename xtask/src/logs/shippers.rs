@@ -123,6 +123,8 @@ fn filebeat_yml() -> String {
             ),
         ),
         ("setup.template.enabled", raw("false")),
+        ("setup.template.name", yaml::s(INDEX_PREFIX)),
+        ("setup.template.pattern", yaml::s(format!("{INDEX_PREFIX}-*"))),
         (
             "output.elasticsearch",
             map([
