@@ -269,7 +269,7 @@ pub const FIELDS: &[LogField] = &[
         EsType::Keyword,
         Writer::Sdk,
         "start-up line",
-        "The service version (`OTEL_SERVICE_VERSION` or the crate version).",
+        "The service version (`service.version` in `OTEL_RESOURCE_ATTRIBUTES`, else the package version `init!` read).",
     ),
     f(
         "environment",

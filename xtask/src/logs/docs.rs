@@ -50,9 +50,9 @@ the SDK and its adapters write is in the log-field catalogue\n\
 test fails when a writer puts a key in a line that the catalogue does not list.\n\n\
 ```json\n\
 {{\"timestamp\":\"2026-11-23T10:15:02.311Z\",\"level\":\"INFO\",\"service\":\"glimpse-api\",\"message\":\"GET /users/{{id}} 200\",\n\
- \"requestId\":\"01935d0e-4c1a-7e55-9c1b-0a8f2d3e4b5c\",\"userId\":\"user123\",\n\
- \"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b7\",\"target\":\"glimpse_telemetry_axum::access\",\n\
- \"method\":\"GET\",\"route\":\"/users/{{id}}\",\"path\":\"/users/42\",\"http_status\":200,\"response_time\":3.2,\"bytes\":57}}\n\
+\x20\"requestId\":\"01935d0e-4c1a-7e55-9c1b-0a8f2d3e4b5c\",\"userId\":\"user123\",\n\
+\x20\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":\"00f067aa0ba902b7\",\"target\":\"glimpse_telemetry_axum::access\",\n\
+\x20\"method\":\"GET\",\"route\":\"/users/{{id}}\",\"path\":\"/users/42\",\"http_status\":200,\"response_time\":3.2,\"bytes\":57}}\n\
 ```\n"
     );
     section(
@@ -68,24 +68,24 @@ test fails when a writer puts a key in a line that the catalogue does not list.\
 Then come the event's fields, then the fields of its spans from the innermost out, each key once\n\
 (the innermost value wins). Numbers and booleans stay JSON numbers and booleans.\n\n\
 - Dots in keys are written as underscores: a span field `http.route` is logged as `http_route`.\n\
-  (Elasticsearch would otherwise turn `error.type` into an object and reject a later line whose\n\
-  `error` is a string.)\n\
+\x20\x20(Elasticsearch would otherwise turn `error.type` into an object and reject a later line whose\n\
+\x20\x20`error` is a string.)\n\
 - Keys the catalogue does not list are the service's own. Elasticsearch maps them with dynamic\n\
-  templates: strings and booleans as `keyword`, numbers as `double` with `ignore_malformed`. So a\n\
-  key first seen as a string still takes numbers (indexed as text), and a key first seen as a\n\
-  number ignores a later string for that line (the line is kept, the value stays in `_source`):\n\
-  no line is ever rejected for a type clash.\n\
+\x20\x20templates: strings and booleans as `keyword`, numbers as `double` with `ignore_malformed`. So a\n\
+\x20\x20key first seen as a string still takes numbers (indexed as text), and a key first seen as a\n\
+\x20\x20number ignores a later string for that line (the line is kept, the value stays in `_source`):\n\
+\x20\x20no line is ever rejected for a type clash.\n\
 - Values of keys that look secret are `\"[REDACTED]\"`: `password`, `passwd`, `secret`, `token`,\n\
-  `authorization`, `cookie`, `api_key`, `apikey`, `access_key`, `private_key`, `credential`,\n\
-  `card_number`, `credit_card`, `cvv`, `cvc`, `iban`, `ssn` (case-insensitive, anywhere in the key),\n\
-  plus `GLIMPSE_LOG_REDACT`. Anything that looks like a payment card number (13–19 digits passing\n\
-  the Luhn check, with or without spaces or dashes) is masked in every value and message, except\n\
-  in a value that is exactly a UUID (`8-4-4-4-12` hex digits): request ids keep their value even\n\
-  when their digits, read across the dashes, happen to pass for a card number.\n\
+\x20\x20`authorization`, `cookie`, `api_key`, `apikey`, `access_key`, `private_key`, `credential`,\n\
+\x20\x20`card_number`, `credit_card`, `cvv`, `cvc`, `iban`, `ssn` (case-insensitive, anywhere in the key),\n\
+\x20\x20plus `GLIMPSE_LOG_REDACT`. Anything that looks like a payment card number (13–19 digits passing\n\
+\x20\x20the Luhn check, with or without spaces or dashes) is masked in every value and message, except\n\
+\x20\x20in a value that is exactly a UUID (`8-4-4-4-12` hex digits): request ids keep their value even\n\
+\x20\x20when their digits, read across the dashes, happen to pass for a card number.\n\
 - String values longer than 8 KiB are cut and end with `…[truncated]`. Control characters,\n\
-  quotes and newlines are escaped: a line is always exactly one JSON object.\n\
+\x20\x20quotes and newlines are escaped: a line is always exactly one JSON object.\n\
 - Filebeat drops its own bookkeeping (`agent`, `ecs`, `input`, `log`, `host`, `stream`) before\n\
-  indexing: a context field with one of these names does not reach Elasticsearch.\n",
+\x20\x20indexing: a context field with one of these names does not reach Elasticsearch.\n",
     );
     section(
         &mut md,
@@ -148,14 +148,14 @@ service printed, indexed as the generated template says (aliases and `copy_to` i
     md.push_str(
         "\nWhy these choices:\n\n\
 - `log_level` is an alias rather than a second key in every line: the line keeps one level\n\
-  (`level`, as the guide's own field list has it, and the Loki label), and Kibana accepts both.\n\
+\x20\x20(`level`, as the guide's own field list has it, and the Loki label), and Kibana accepts both.\n\
 - The payment line's outcome is written as `status` (`succeeded`/`failed`), the guide's word; the\n\
-  `payment` of `service:payment` is the service's name (`OTEL_SERVICE_NAME=payment`).\n\
+\x20\x20`payment` of `service:payment` is the service's name (`OTEL_SERVICE_NAME=payment`).\n\
 - `service:database`: the database layer is not a service of its own, so its lines carry\n\
-  `component: database` and Elasticsearch indexes that value under `service` too (`copy_to`;\n\
-  `_source` is unchanged). A database line therefore matches both `service:glimpse-api` and\n\
-  `service:database`, and a terms aggregation on `service` counts it under both; Loki keeps\n\
-  `service` as the service name (`| json | component=\"database\"`).\n",
+\x20\x20`component: database` and Elasticsearch indexes that value under `service` too (`copy_to`;\n\
+\x20\x20`_source` is unchanged). A database line therefore matches both `service:glimpse-api` and\n\
+\x20\x20`service:database`, and a terms aggregation on `service` counts it under both; Loki keeps\n\
+\x20\x20`service` as the service name (`| json | component=\"database\"`).\n",
     );
 
     md.push_str(&format!(
