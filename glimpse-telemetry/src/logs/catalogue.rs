@@ -874,7 +874,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_unique_and_reserved_keys_are_catalogued() {
+    fn names_are_unique_and_aliases_name_catalogued_fields() {
         let mut names: Vec<_> = FIELDS.iter().map(|f| f.name).collect();
         names.sort_unstable();
         let before = names.len();
