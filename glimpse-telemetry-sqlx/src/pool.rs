@@ -137,6 +137,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
         }
         tracing::warn!(
             target: TARGET,
+            component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             max_pools = MAX_POOLS,
             db.client.connection.pool.name = name,
             "too many instrumented pools: the connection gauges of this one and of any further ones are not reported (their queries still are); this is logged once"
@@ -146,6 +147,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
     if same_name {
         tracing::warn!(
             target: TARGET,
+            component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             pool = name,
             "another pool is instrumented under this name: their connection gauges are summed"
         );

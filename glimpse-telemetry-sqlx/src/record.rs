@@ -112,6 +112,7 @@ impl Shared {
         if !failed.is_empty() {
             tracing::warn!(
                 target: TARGET,
+                component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
                 errors = %failed.join("; "),
                 db.client.connection.pool.name = pool,
                 "database metrics could not be registered; queries are still traced"

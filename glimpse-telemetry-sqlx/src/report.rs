@@ -51,6 +51,7 @@ impl Report<'_, '_> {
         let ms = millis(self.elapsed);
         tracing::warn!(
             target: TARGET,
+            component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = ms,
             db.client.connection.pool.name = &*self.shared.pool_name,
             db.query.text = %text,
@@ -77,6 +78,7 @@ impl Report<'_, '_> {
         };
         tracing::error!(
             target: TARGET,
+            component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = millis(self.elapsed),
             db.client.connection.pool.name = &*self.shared.pool_name,
             error.type = error_type,

@@ -106,7 +106,7 @@ fn each_key_once_and_schema_keys_protected() {
         let _o = outer.enter();
         let inner = tracing::info_span!("inner", k = "inner");
         let _i = inner.enter();
-        tracing::info!(timestamp = 5, "m");
+        tracing::info!(timestamp = 5, log_level = "mine", "m");
     });
     let text = capture.logs_text();
     let line = text
@@ -119,6 +119,11 @@ fn each_key_once_and_schema_keys_protected() {
     assert_eq!(v["level"], "INFO");
     assert_eq!(v["fields_level"], "span-level");
     assert_eq!(v["fields_timestamp"], 5);
+    assert_eq!(
+        v["fields_log_level"], "mine",
+        "an Elasticsearch alias cannot be written to"
+    );
+    assert!(v.get("log_level").is_none());
 }
 
 #[test]
@@ -273,4 +278,44 @@ fn error_events_under_a_scoped_dispatcher_carry_the_request_ids() {
         e.tags.get("trace_id").map(String::as_str),
         line["traceId"].as_str()
     );
+}
+
+#[test]
+fn audit_lines_write_only_catalogued_keys() {
+    use glimpse_telemetry::logs::catalogue::{self, JsonType};
+    let capture = Capture::new();
+    capture.run(|| {
+        let span = tracing::info_span!("request", request_id = "req-c", user_id = "admin-7");
+        let _g = span.enter();
+        audit::user_data_access("admin-7", "user-42", "profile", "read");
+        audit::config_change("admin-7", "theme", "light", "dark");
+        audit::payment_transaction("pay_2", 500, "EUR", PaymentOutcome::Failed);
+        audit::admin_action("admin-7", "ban", "user-99");
+        audit::failed_login("user-42", "locked");
+        audit::permission_change("admin-7", "user-42", "admin", false);
+    });
+    let lines = capture.log_lines();
+    assert_eq!(lines.len(), 6);
+    for line in &lines {
+        for (key, value) in line.as_object().unwrap() {
+            let field = catalogue::field(key)
+                .unwrap_or_else(|| panic!("{key} is not in the log-field catalogue: {line}"));
+            let ok = match field.json_type {
+                JsonType::String => value.is_string(),
+                JsonType::Integer => value.is_i64() || value.is_u64(),
+                JsonType::Number => value.is_number(),
+                JsonType::Boolean => value.is_boolean(),
+                _ => false,
+            };
+            assert!(ok, "{key} = {value} is not a {}", field.json_type.as_str());
+        }
+        let class =
+            catalogue::retention_class(line["retention"].as_str(), line["level"].as_str().unwrap());
+        assert_eq!(line["retention"], class.retention.as_str(), "{line}");
+    }
+    let payment = lines
+        .iter()
+        .find(|l| l["event_type"] == "payment_transaction")
+        .unwrap();
+    assert_eq!(payment["status"], "failed", "the guide's status:failed");
 }

@@ -1163,8 +1163,22 @@ fn logs_analysis() -> Value {
         )],
     ));
 
+    l.row("From the logs (Loki)");
+    for p in crate::logs::grafana::panels() {
+        l.add(ts(
+            p.title,
+            p.description,
+            "short",
+            vec![q(p.expr, p.legend)],
+        ));
+        crate::logs::grafana::use_loki(l.panels.last_mut());
+    }
+
     l.row("Searching the logs");
-    l.add(text("Log queries", log_queries()));
+    l.add(text(
+        "Log queries",
+        crate::logs::grafana::log_queries_markdown(),
+    ));
 
     dashboard(
         "glimpse-logs-analysis",
@@ -1172,55 +1186,4 @@ fn logs_analysis() -> Value {
         "Log volume by level, error frequency, and the health of the telemetry pipeline itself (dropped lines, spans, GlitchTip events, cardinality).",
         l,
     )
-}
-
-fn log_queries() -> String {
-    let queries = [
-        (
-            "All errors of a user",
-            r#"userId:"user123" AND level:ERROR"#,
-            r#"{service="glimpse-api"} | json | userId="user123" and level="ERROR""#,
-        ),
-        (
-            "Payment failures",
-            "service:payment AND status:failed",
-            r#"{service="payment"} | json | status="failed""#,
-        ),
-        (
-            "Slow API requests",
-            "response_time:>1000 AND http_status:200",
-            r#"{service="glimpse-api"} | json | response_time > 1000 and http_status = 200"#,
-        ),
-        (
-            "Database errors",
-            "target:glimpse_telemetry_sqlx AND level:ERROR",
-            r#"{service="glimpse-api"} | json | target="glimpse_telemetry_sqlx" and level="ERROR""#,
-        ),
-        (
-            "Slow queries",
-            r#"message:"slow query""#,
-            r#"{service="glimpse-api"} |= "slow query" | json"#,
-        ),
-        (
-            "One request",
-            r#"requestId:"<id>""#,
-            r#"{service="glimpse-api"} | json | requestId="<id>""#,
-        ),
-    ];
-    let mut md = String::from(
-        "Every log line is one JSON object (docs/log-schema.md) with `level`, `service`, \
-         `requestId`, `userId`, `traceId` and, on access lines, `http_status` and \
-         `response_time` (ms). The monitoring guide writes `log_level`; Glimpse services write \
-         `level`. The Loki stream selector depends on the shipper's labels.\n",
-    );
-    for (what, kibana, loki) in queries {
-        md.push_str(&format!(
-            "\n**{what}**\n- Kibana: `{kibana}`\n- Loki: `{loki}`\n"
-        ));
-    }
-    md.push_str(
-        "\nThen open the line's `traceId` in Jaeger (Search, Trace ID) and the GlitchTip issue \
-         tagged `trace_id:<traceId>`. Runbooks: docs/runbooks.md.\n",
-    );
-    md
 }

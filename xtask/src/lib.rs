@@ -12,12 +12,17 @@
 //! too, and this crate's tests prove that no rule or panel queries a name the SDK does not emit.
 //!
 //! [`missing_from_exposition`] is the same check against a live `/metrics` body.
+//!
+//! The log side ([`logs`]) is generated the same way from the log-field catalogue
+//! ([`glimpse_telemetry::logs::catalogue`]): `docs/log-schema.md`, `deploy/elasticsearch/`,
+//! `deploy/filebeat/` and `deploy/loki/`.
 
 #![warn(missing_docs)]
 
 mod dashboards;
 mod docs;
 mod labels;
+pub mod logs;
 mod names;
 #[cfg(test)]
 mod promql;
@@ -84,6 +89,7 @@ pub fn generate() -> Result<Vec<GeneratedFile>, Error> {
         });
     }
     files.extend(provisioning::files());
+    files.extend(logs::files());
     Ok(files)
 }
 
@@ -172,6 +178,7 @@ fn collect_panel_queries(
                 .and_then(|t| t.as_array())
                 .into_iter()
                 .flatten()
+                .filter(|t| !logs::grafana::is_loki(t))
             {
                 if let Some(expr) = t.get("expr").and_then(|e| e.as_str()) {
                     out.push(Query {

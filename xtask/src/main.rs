@@ -1,11 +1,12 @@
 //! `cargo run -p xtask -- gen`: regenerates docs/metrics.md, the Prometheus rules and their
-//! tests, and the Grafana dashboards and provisioning from the metric catalogue.
+//! tests, and the Grafana dashboards and provisioning from the metric catalogue, and
+//! docs/log-schema.md and the Elasticsearch, Filebeat and Loki files from the log-field catalogue.
 //! `cargo run -p xtask -- check`: fails when a committed file differs from what `gen` writes.
 
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: cargo run -p xtask -- <gen|check>
-  gen    write the files generated from the metric catalogue
+  gen    write the files generated from the metric and log-field catalogues
   check  exit 1 if a committed generated file is stale";
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
 //! Grafana provisioning: the Prometheus data source (with exemplars linked to Jaeger), the
-//! Jaeger data source, and the provider that loads the generated dashboards.
+//! Jaeger data source, the Loki data source (log panels), and the provider that loads the
+//! generated dashboards.
 
 use crate::GeneratedFile;
 use crate::rules::GENERATED;
@@ -60,6 +61,7 @@ pub(crate) fn files() -> Vec<GeneratedFile> {
                     ("url", yaml::s("http://jaeger:16686")),
                     ("editable", Y::Raw("false".into())),
                 ]),
+                crate::logs::grafana::datasource(),
             ]),
         ),
     ]);

@@ -13,6 +13,7 @@ use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
+use super::catalogue::Writer;
 use super::json;
 use crate::redact::{REDACTED, Redactor};
 
@@ -55,18 +56,14 @@ impl SpanFields {
     }
 }
 
-/// Keys the log schema owns; a field with one of these names is written as `fields_<name>`.
-pub(crate) const RESERVED: &[&str] = &[
-    "timestamp",
-    "level",
-    "service",
-    "message",
-    "requestId",
-    "userId",
-    "traceId",
-    "spanId",
-    "target",
-];
+/// Keys the log schema owns: the catalogue's fields of every line, and the aliases the index
+/// template defines (Elasticsearch rejects a line that writes to an alias). A context field
+/// with one of these names is written as `fields_<name>`.
+fn is_reserved(name: &str) -> bool {
+    use super::catalogue;
+    catalogue::field(name).is_some_and(|f| f.writer == Writer::Line)
+        || catalogue::alias_target(name).is_some()
+}
 
 /// What the writer does with a field, decided once per field name (field names are
 /// `&'static str`s of their callsite, so the answer is cached by address).
@@ -89,7 +86,7 @@ fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
         FieldClass::Skipped
     } else if name == REQUEST_ID_FIELD || name == USER_ID_FIELD {
         FieldClass::Id
-    } else if RESERVED.contains(&name) {
+    } else if is_reserved(name) {
         FieldClass::Reserved
     } else if redactor.is_secret_key(name) {
         FieldClass::Secret

@@ -17,10 +17,12 @@
 //!   A field named like a schema key is written as `fields_<name>`.
 //!
 //! Values of secret-looking keys are `"[REDACTED]"` and card numbers are masked anywhere (see
-//! [`redact`](crate::redact)). `docs/log-schema.md` describes the schema; [`audit`] has the
-//! helpers for audit and security lines.
+//! [`redact`](crate::redact)). [`catalogue`] lists every key the SDK and its adapters write
+//! (`docs/log-schema.md` and the Elasticsearch, Filebeat and Loki configurations are generated
+//! from it); [`audit`] has the helpers for audit and security lines.
 
 pub mod audit;
+pub mod catalogue;
 pub(crate) mod fields;
 pub(crate) mod json;
 pub(crate) mod writer;
