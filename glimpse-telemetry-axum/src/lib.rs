@@ -94,6 +94,7 @@
 //! - [`ops`]: `/metrics`, `/healthz`, `/readyz` with readiness checks, on the API's port or their
 //!   own ([`serve_ops`]);
 //! - [`ws`] (feature `ws`, default): instrumented WebSocket connections;
+//! - `rum` (feature `rum`): the real-user monitoring endpoint, Core Web Vitals from browsers;
 //! - [`propagate`]: the trace context and request id on outgoing HTTP calls;
 //! - [`TelemetryLayer::builder`]: the options.
 //!
@@ -110,6 +111,8 @@ pub mod ops;
 pub mod propagate;
 mod report;
 pub mod request_id;
+#[cfg(feature = "rum")]
+pub mod rum;
 pub mod user;
 #[cfg(feature = "ws")]
 pub mod ws;

@@ -19,6 +19,7 @@ fn group_title(g: Group) -> &'static str {
         Group::Database => "Database",
         Group::Business => "Business",
         Group::Core => "Core and process",
+        Group::Browser => "Browser (real-user monitoring)",
         _ => "Other",
     }
 }
@@ -45,16 +46,22 @@ fn group_intro(g: Group) -> &'static str {
             "Emitted by the core: logs, the SDK's own health, the resource (`target_info`) and \
              the process (Linux, read at scrape time)."
         }
+        Group::Browser => {
+            "Emitted by `glimpse-telemetry-axum`'s RUM endpoint (feature `rum`) from the beacons \
+             pages send with `web-vitals`: one observation per page view and measure, labelled \
+             with the page's route template (`other` for pages the service did not declare)."
+        }
         _ => "",
     }
 }
 
-const GROUPS: [Group; 5] = [
+const GROUPS: [Group; 6] = [
     Group::Http,
     Group::WebSocket,
     Group::Database,
     Group::Business,
     Group::Core,
+    Group::Browser,
 ];
 
 fn unit_name(m: &MetricDef) -> &'static str {
