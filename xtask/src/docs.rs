@@ -19,7 +19,7 @@ fn group_title(g: Group) -> &'static str {
         Group::Database => "Database",
         Group::Business => "Business",
         Group::Core => "Core and process",
-        Group::Browser => "Browser (real-user monitoring)",
+        Group::Browser => "Browser",
         _ => "Other",
     }
 }
@@ -118,7 +118,13 @@ fn metric_section(out: &mut String, m: &MetricDef) {
             .join(", ");
         let _ = writeln!(out, "| Buckets | {bounds}, +Inf |");
     }
-    if m.kind == Kind::Histogram {
+    if m.kind == Kind::Histogram && m.group == Group::Browser {
+        let _ = writeln!(
+            out,
+            "| Exemplars | `trace_id`, `span_id` of the page's document request, when the beacon \
+             brought its sampled `traceparent` back (OpenMetrics only) |"
+        );
+    } else if m.kind == Kind::Histogram {
         let _ = writeln!(
             out,
             "| Exemplars | `trace_id`, `span_id` of the observation's span (OpenMetrics only) |"
