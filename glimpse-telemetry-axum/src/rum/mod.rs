@@ -69,7 +69,9 @@
 //!
 //! # Hostile input
 //!
-//! Every beacon costs a small bounded amount, and none can add a series: a per-process token
+//! Every beacon costs a small bounded amount, and none can add a series (they all exist from
+//! [`RumEndpointBuilder::build`] on: per declared page and `other`, 6 histograms and 15 rating
+//! counters): a per-process token
 //! bucket (default 50 beacons per second, bursts of 100) answers `429` before the body is read;
 //! only `text/plain` (sendBeacon's default for a string, no CORS preflight) and
 //! `application/json` are read (`415` otherwise); the body is capped (default 8 KiB, `413`
@@ -88,14 +90,14 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use glimpse_telemetry::metrics::{Counter, Family, Histogram, catalogue};
 use glimpse_telemetry::otel::trace::{SpanId, TraceId};
 use http_body::Body as _;
 
-use self::beacon::{Measure, Report};
+use self::beacon::{Measure, Rating, Report};
 pub use self::pages::OTHER;
 
 /// The browser side, as a JavaScript module (the snippet above), to serve or to copy.
@@ -243,10 +245,23 @@ impl RumEndpointBuilder {
         self
     }
 
-    /// The endpoint. Registers its metric families (so `/metrics` lists them before the first
-    /// beacon).
+    /// The endpoint. Registers its metric families and creates every series it can ever
+    /// write (each declared page and `other`, each measure and rating, at 0), so no beacon adds
+    /// a series and `/metrics` shows them before the first page view.
     pub fn build(self) -> RumEndpoint {
         let metrics = Metrics::register();
+        if let Some(f) = &metrics.families {
+            for page in self.pages.templates().chain([OTHER]) {
+                for m in Measure::ALL {
+                    let _ = f.histogram(m).get(&[page]);
+                    if m.thresholds().is_some() {
+                        for r in [Rating::Good, Rating::NeedsImprovement, Rating::Poor] {
+                            let _ = f.ratings.get(&[page, m.label(), r.as_str()]);
+                        }
+                    }
+                }
+            }
+        }
         RumEndpoint {
             inner: Arc::new(Inner {
                 path: self.path,
@@ -615,18 +630,25 @@ pub fn traceparent() -> Option<String> {
     ))
 }
 
+/// The `Server-Timing` header name (the `http` crate has no constant for it).
+pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
 /// A `Server-Timing` header value carrying the current request's trace
 /// (`traceparent;desc="00-..."`), for a document response; `None` outside a traced request.
+/// The page reads it with
+/// `performance.getEntriesByType('navigation')[0].serverTiming` (see [`BROWSER_SNIPPET`]).
 ///
 /// ```
+/// use axum::http::HeaderMap;
 /// use axum::response::{Html, IntoResponse};
+/// use glimpse_telemetry_axum::rum;
 ///
 /// async fn page() -> impl IntoResponse {
-///     let timing = glimpse_telemetry_axum::rum::server_timing();
-///     (
-///         [(axum::http::header::SERVER_TIMING, timing)].into_iter().filter_map(|(k, v)| Some((k, v?))).collect::<axum::http::HeaderMap>(),
-///         Html("<h1>Profile</h1>"),
-///     )
+///     let mut headers = HeaderMap::new();
+///     if let Some(timing) = rum::server_timing() {
+///         headers.insert(rum::SERVER_TIMING, timing);
+///     }
+///     (headers, Html(format!("<head>{}</head><h1>Profile</h1>", rum::meta_tag())))
 /// }
 /// ```
 pub fn server_timing() -> Option<HeaderValue> {
