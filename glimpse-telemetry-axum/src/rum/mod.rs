@@ -69,15 +69,21 @@
 //!
 //! # Hostile input
 //!
-//! Every beacon costs a small bounded amount, and none can add a series (they all exist from
-//! [`RumEndpointBuilder::build`] on: per declared page and `other`, 6 histograms and 15 rating
-//! counters): a per-process token
-//! bucket (default 50 beacons per second, bursts of 100) answers `429` before the body is read;
-//! only `text/plain` (sendBeacon's default for a string, no CORS preflight) and
-//! `application/json` are read (`415` otherwise); the body is capped (default 8 KiB, `413`
-//! beyond); parsing is strict ([`beacon::parse`]: `400` with the reason); labels come only from
-//! the declared templates, the fixed measure names and ratings. Every outcome is counted in
-//! `glimpse_telemetry_rum_beacons_total{outcome}`. Accepted beacons get `204`.
+//! Every beacon costs a small bounded amount, and none can add a series: they all exist from
+//! [`RumEndpointBuilder::build`] on (per declared page and `other`: 6 histograms and 15 rating
+//! counters), and labels come only from the declared templates, the fixed measure names and
+//! ratings. Then:
+//! - a per-process token bucket (default 50 beacons per second, bursts of 100) answers `429`
+//!   before anything is read;
+//! - only `text/plain` (sendBeacon's default for a string, no CORS preflight) and
+//!   `application/json` are read (`415` otherwise);
+//! - the body is capped while it is read, whatever `Content-Length` says (default 8 KiB, `413`);
+//! - parsing is strict ([`beacon::parse`]: `400` with the reason).
+//!
+//! Every outcome is counted in `glimpse_telemetry_rum_beacons_total{outcome}`; accepted beacons
+//! get `204`. Mounted inside the telemetry layer, beacons are also ordinary requests (RED
+//! metrics, access log lines at `WARN` for refusals); mount it outside to keep a flood out of
+//! the logs.
 
 pub mod beacon;
 mod pages;
@@ -631,6 +637,10 @@ pub fn traceparent() -> Option<String> {
 }
 
 /// The `Server-Timing` header name (the `http` crate has no constant for it).
+///
+/// ```
+/// assert_eq!(glimpse_telemetry_axum::rum::SERVER_TIMING.as_str(), "server-timing");
+/// ```
 pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// A `Server-Timing` header value carrying the current request's trace

@@ -1,6 +1,11 @@
 //! Pages to route templates: the bounded `page_route` label.
 
 /// The label of every page that matches no declared template.
+///
+/// ```
+/// use glimpse_telemetry_axum::rum::{OTHER, RumEndpoint};
+/// assert_eq!(RumEndpoint::builder().build().page_route("/anything"), OTHER);
+/// ```
 pub const OTHER: &str = "other";
 
 #[derive(Clone, Debug)]
