@@ -108,6 +108,7 @@
 //! - [`ops`]: `/metrics`, `/healthz`, `/readyz` with readiness checks, on the API's port or their
 //!   own ([`serve_ops`]);
 //! - [`ws`] (feature `ws`, default): instrumented WebSocket connections;
+//! - `rum` (feature `rum`): the real-user monitoring endpoint, Core Web Vitals from browsers;
 //! - [`client`]: the trace context and request id on outgoing HTTP calls;
 //! - [`TelemetryLayer::builder`]: the options.
 //!
@@ -123,6 +124,8 @@ pub mod client;
 mod glitchtip;
 pub mod ops;
 pub mod request_id;
+#[cfg(feature = "rum")]
+pub mod rum;
 pub mod server;
 pub mod user;
 #[cfg(feature = "ws")]

@@ -19,6 +19,8 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::{Value, json};
 
+mod user_experience;
+
 use crate::names::{bucket, count, s};
 use crate::provisioning::PROMETHEUS_UID;
 use crate::rules::{
@@ -657,6 +659,8 @@ fn application_overview() -> Value {
         )
         .stacked(),
     );
+
+    user_experience::row(&mut l);
 
     dashboard(
         "glimpse-app-overview",

@@ -19,6 +19,7 @@ fn group_title(g: Group) -> &'static str {
         Group::Database => "Database",
         Group::Business => "Business",
         Group::Core => "Core and process",
+        Group::Browser => "Browser",
         _ => "Other",
     }
 }
@@ -45,16 +46,22 @@ fn group_intro(g: Group) -> &'static str {
             "Emitted by the core: logs, the SDK's own health, the resource (`target_info`) and \
              the process (Linux, read at scrape time)."
         }
+        Group::Browser => {
+            "Emitted by `glimpse-telemetry-axum`'s RUM endpoint (feature `rum`) from the beacons \
+             pages send with `web-vitals`: one observation per page view and measure, labelled \
+             with the page's route template (`other` for pages the service did not declare)."
+        }
         _ => "",
     }
 }
 
-const GROUPS: [Group; 5] = [
+const GROUPS: [Group; 6] = [
     Group::Http,
     Group::WebSocket,
     Group::Database,
     Group::Business,
     Group::Core,
+    Group::Browser,
 ];
 
 fn unit_name(m: &MetricDef) -> &'static str {
@@ -111,7 +118,13 @@ fn metric_section(out: &mut String, m: &MetricDef) {
             .join(", ");
         let _ = writeln!(out, "| Buckets | {bounds}, +Inf |");
     }
-    if m.kind == Kind::Histogram {
+    if m.kind == Kind::Histogram && m.group == Group::Browser {
+        let _ = writeln!(
+            out,
+            "| Exemplars | `trace_id`, `span_id` of the page's document request, when the beacon \
+             brought its sampled `traceparent` back (OpenMetrics only) |"
+        );
+    } else if m.kind == Kind::Histogram {
         let _ = writeln!(
             out,
             "| Exemplars | `trace_id`, `span_id` of the observation's span (OpenMetrics only) |"

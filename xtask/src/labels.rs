@@ -55,6 +55,18 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
         ("glimpse_telemetry_cardinality_overflow", "metric") => {
             "the family that reached its series limit (bounded by the number of families)"
         }
+        (_, "page_route") => {
+            "the page's route template as the service declared it to the RUM endpoint \
+             (`/users/{id}`), never the raw URL; `other` for any page it did not declare"
+        }
+        (_, "web_vital") => "`lcp`, `inp`, `cls`, `fcp`, `ttfb`",
+        ("browser_web_vital_ratings", "rating") => {
+            "`good`, `needs-improvement`, `poor` (web-vitals' thresholds, computed by the endpoint)"
+        }
+        ("glimpse_telemetry_rum_beacons", "outcome") => {
+            "`accepted`, `invalid` (400), `too_large` (413), `unsupported_media_type` (415), \
+             `rate_limited` (429)"
+        }
         _ => return None,
     })
 }

@@ -9,6 +9,9 @@ use glimpse_telemetry::metrics::catalogue::{
 use crate::names::{bucket, count, s};
 use crate::yaml::{self, Y, map, str_map};
 
+mod user_experience;
+pub(crate) use user_experience::BROWSER;
+
 /// Where the runbooks live; each alert links to `#<its name in lower case>`.
 pub(crate) const RUNBOOK_BASE: &str =
     "https://github.com/glimpse/glimpse-telemetry/blob/main/docs/runbooks.md";
@@ -194,7 +197,7 @@ pub(crate) const HTTP: &str = "glimpse-http";
 pub(crate) const DATABASE: &str = "glimpse-database";
 pub(crate) const BUSINESS: &str = "glimpse-business";
 pub(crate) const INFRASTRUCTURE: &str = "glimpse-infrastructure";
-pub(crate) const GROUPS: [&str; 4] = [HTTP, DATABASE, BUSINESS, INFRASTRUCTURE];
+pub(crate) const GROUPS: [&str; 5] = [HTTP, DATABASE, BUSINESS, INFRASTRUCTURE, BROWSER];
 
 /// The recording rules, in evaluation order.
 pub(crate) fn recordings() -> Vec<Recording> {
@@ -279,6 +282,7 @@ pub(crate) fn alerts() -> Vec<Alert> {
         slow_queries(),
         ssl_certificate_expiry(),
         redis_memory_high(),
+        user_experience::poor_web_vitals(),
     ]
 }
 

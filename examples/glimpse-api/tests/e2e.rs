@@ -244,6 +244,21 @@ fn drive_traffic(addr: SocketAddr) {
     for _ in 0..2 {
         assert_eq!(http(addr, "GET", "/reports/slow", &[], "").0, 200);
     }
+    // One page view's beacon, as the RUM snippet sends it (the User experience row's data).
+    let view = [
+        "LCP:1800",
+        "INP:240",
+        "CLS:0.02",
+        "FCP:900",
+        "TTFB:120",
+        "PageLoad:1500",
+    ]
+    .map(|m| {
+        let (name, value) = m.split_once(':').unwrap();
+        format!(r#"{{"name":"{name}","value":{value},"id":"v6-e2e-{name}","page":"/pages/home"}}"#)
+    })
+    .join(",");
+    assert_eq!(http(addr, "POST", "/rum", &[], &format!("[{view}]")).0, 204);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -47,6 +47,9 @@ pub enum Group {
     Business,
     /// The core: logs, process and the SDK's own health.
     Core,
+    /// `glimpse-telemetry-axum`'s real-user monitoring endpoint (feature `rum`): what browsers
+    /// measure (Core Web Vitals, page load) and the endpoint's own health.
+    Browser,
 }
 
 /// The description of one metric family.
@@ -526,6 +529,122 @@ pub const PROCESS_THREADS: MetricDef = def(
     Group::Core,
 );
 
+// ---- Browser: real-user monitoring (glimpse-telemetry-axum, feature `rum`) ----
+//
+// One histogram per measure (their buckets differ), labelled `page_route`: the page's route
+// template as the service declared it, or `other`, never a raw URL. web-vitals reports in
+// milliseconds; the endpoint converts to seconds. Each page view counts once per measure (the
+// first report of a web-vitals `id`, see glimpse_telemetry_axum::rum).
+
+/// Buckets for Largest Contentful Paint: good up to 2.5 s, poor above 4 s.
+pub const LCP_BUCKETS: &[f64] = &[0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 20.0];
+/// Buckets for Interaction to Next Paint: good up to 200 ms, poor above 500 ms.
+pub const INP_BUCKETS: &[f64] = &[0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.0, 5.0];
+/// Buckets for Cumulative Layout Shift (unitless): good up to 0.1, poor above 0.25.
+pub const CLS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1.0, 2.5];
+/// Buckets for First Contentful Paint: good up to 1.8 s, poor above 3 s.
+pub const FCP_BUCKETS: &[f64] = &[0.5, 1.0, 1.5, 1.8, 2.4, 3.0, 4.0, 6.0, 10.0, 20.0];
+/// Buckets for Time to First Byte: good up to 0.8 s, poor above 1.8 s.
+pub const TTFB_BUCKETS: &[f64] = &[0.1, 0.2, 0.4, 0.6, 0.8, 1.2, 1.8, 3.0, 5.0, 10.0];
+/// Buckets for page-load time (Navigation Timing's `loadEventEnd`).
+pub const PAGE_LOAD_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 10.0, 20.0, 30.0];
+
+const PAGE: &[&str] = &["page_route"];
+
+/// Largest Contentful Paint per page view, from web-vitals' `onLCP`.
+pub const BROWSER_WEB_VITAL_LCP: MetricDef = def(
+    "browser_web_vital_lcp_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Largest Contentful Paint measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(LCP_BUCKETS),
+    Group::Browser,
+);
+/// Interaction to Next Paint per page view, from web-vitals' `onINP`.
+pub const BROWSER_WEB_VITAL_INP: MetricDef = def(
+    "browser_web_vital_inp_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Interaction to Next Paint measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(INP_BUCKETS),
+    Group::Browser,
+);
+/// Cumulative Layout Shift per page view (unitless score), from web-vitals' `onCLS`.
+pub const BROWSER_WEB_VITAL_CLS: MetricDef = def(
+    "browser_web_vital_cls",
+    Kind::Histogram,
+    None,
+    "Cumulative Layout Shift (unitless score) measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(CLS_BUCKETS),
+    Group::Browser,
+);
+/// First Contentful Paint per page view, from web-vitals' `onFCP`.
+pub const BROWSER_WEB_VITAL_FCP: MetricDef = def(
+    "browser_web_vital_fcp_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "First Contentful Paint measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(FCP_BUCKETS),
+    Group::Browser,
+);
+/// Time to First Byte of the document per page view, from web-vitals' `onTTFB`.
+pub const BROWSER_WEB_VITAL_TTFB: MetricDef = def(
+    "browser_web_vital_ttfb_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Time to First Byte of the document measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(TTFB_BUCKETS),
+    Group::Browser,
+);
+/// Page-load time per page view: Navigation Timing's `loadEventEnd`, from navigation start.
+pub const BROWSER_PAGE_LOAD_DURATION: MetricDef = def(
+    "browser_page_load_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Page-load time (Navigation Timing loadEventEnd) measured by browsers, one observation per page view, by page route template.",
+    PAGE,
+    Some(PAGE_LOAD_BUCKETS),
+    Group::Browser,
+);
+/// Web-vitals reports by page, measure (`lcp`, `inp`, `cls`, `fcp`, `ttfb`) and rating (`good`,
+/// `needs-improvement`, `poor`, from the web-vitals thresholds).
+pub const BROWSER_WEB_VITAL_RATINGS: MetricDef = def(
+    "browser_web_vital_ratings",
+    Kind::Counter,
+    None,
+    "Page views by page route template, web vital (lcp, inp, cls, fcp, ttfb) and rating (good, needs-improvement, poor).",
+    &["page_route", "web_vital", "rating"],
+    None,
+    Group::Browser,
+);
+/// Beacons the endpoint received, by outcome: `accepted`, `invalid` (400), `too_large` (413),
+/// `unsupported_media_type` (415) or `rate_limited` (429).
+pub const GLIMPSE_TELEMETRY_RUM_BEACONS: MetricDef = def(
+    "glimpse_telemetry_rum_beacons",
+    Kind::Counter,
+    None,
+    "Beacons received by the RUM endpoint, by outcome: accepted, invalid, too_large, unsupported_media_type or rate_limited.",
+    &["outcome"],
+    None,
+    Group::Browser,
+);
+/// Reports of an accepted beacon that were not recorded because their page view already counted
+/// (a later report of the same web-vitals `id`).
+pub const GLIMPSE_TELEMETRY_RUM_DUPLICATE_REPORTS: MetricDef = def(
+    "glimpse_telemetry_rum_duplicate_reports",
+    Kind::Counter,
+    None,
+    "Web-vitals reports not recorded because their page view had already been counted.",
+    &[],
+    None,
+    Group::Browser,
+);
+
 /// Every metric the SDK and its adapters can emit.
 pub static ALL: &[&MetricDef] = &[
     &HTTP_SERVER_REQUEST_DURATION,
@@ -562,6 +681,15 @@ pub static ALL: &[&MetricDef] = &[
     &PROCESS_MAX_FDS,
     &PROCESS_START_TIME,
     &PROCESS_THREADS,
+    &BROWSER_WEB_VITAL_LCP,
+    &BROWSER_WEB_VITAL_INP,
+    &BROWSER_WEB_VITAL_CLS,
+    &BROWSER_WEB_VITAL_FCP,
+    &BROWSER_WEB_VITAL_TTFB,
+    &BROWSER_PAGE_LOAD_DURATION,
+    &BROWSER_WEB_VITAL_RATINGS,
+    &GLIMPSE_TELEMETRY_RUM_BEACONS,
+    &GLIMPSE_TELEMETRY_RUM_DUPLICATE_REPORTS,
 ];
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ mod debug;
 mod matches;
 mod payments;
 mod users;
+mod web;
 
 use std::sync::Arc;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .route("/reports/slow", get(debug::slow_report))
         .route("/debug/panic", get(debug::panic))
         .route("/debug/error", get(debug::error))
+        .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::identify,
