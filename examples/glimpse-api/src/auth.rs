@@ -3,7 +3,7 @@
 //! line, span and GlitchTip event of the request carries the user.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -11,8 +11,6 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use glimpse_telemetry::metrics::business;
-
-use crate::routes::AppState;
 
 /// The authenticated caller, if any (from the request's extensions).
 #[derive(Clone, Debug, Default)]
@@ -31,7 +29,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
 }
 
 /// Reads `x-user-id`, records the user on the request span and counts them as active.
-pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn identify(
+    State(active): State<Arc<ActiveUsers>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let user = req
         .headers()
         .get("x-user-id")
@@ -45,7 +47,7 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
         .map(str::to_owned);
     if let Some(id) = &user {
         glimpse_telemetry_axum::set_user_id(id);
-        state.active.seen(id);
+        active.seen(id);
     }
     req.extensions_mut().insert(Caller(user));
     next.run(req).await

@@ -46,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/debug/error", get(debug::error))
         .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.active.clone(),
             auth::identify,
         ))
         .with_state(state)
