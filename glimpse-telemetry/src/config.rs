@@ -572,21 +572,20 @@ fn parse_key_values(var: &'static str, v: &str) -> Result<Vec<(String, String)>,
     Ok(out)
 }
 
+/// `s` percent-decoded, or `None` when a `%` is not followed by two hex digits or the result is
+/// not UTF-8 (the W3C baggage rules the OTLP header variables follow).
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let well_formed = s
+        .split('%')
+        .skip(1)
+        .all(|rest| rest.len() >= 2 && rest.as_bytes()[..2].iter().all(u8::is_ascii_hexdigit));
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 fn parse_sampling(v: &str) -> Result<Vec<(String, f64)>, Error> {

@@ -95,14 +95,9 @@ fn prometheus_label(key: &str) -> String {
 
 /// This machine's host name.
 pub(crate) fn host_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8(buf[..end].to_vec())
+    hostname::get()
+        .ok()?
+        .into_string()
         .ok()
         .filter(|h| !h.is_empty())
 }
