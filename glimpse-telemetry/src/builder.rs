@@ -85,25 +85,14 @@ impl opentelemetry_sdk::trace::SpanExporter for BoxedExporter {
 #[derive(Default)]
 pub struct Builder {
     config: Option<Config>,
+    /// What the code changes in the configuration, applied in order onto the environment's (or
+    /// [`Builder::config`]'s): the builder keeps no copy of `Config`'s fields.
+    overrides: Vec<Override>,
     package: Option<(String, String)>,
-    service_name: Option<String>,
-    service_version: Option<String>,
-    environment: Option<Environment>,
-    log_format: Option<LogFormat>,
-    log_filter: Option<String>,
     log_writer: Option<Box<dyn Write + Send>>,
-    redact_keys: Vec<String>,
-    sampler: Option<Sampler>,
-    endpoint: Option<String>,
-    protocol: Option<Protocol>,
-    disable_traces: bool,
     exporter: Option<ExporterFactory>,
-    sentry_dsn: Option<String>,
     #[cfg(feature = "sentry")]
     sentry_transport: Option<std::sync::Arc<dyn sentry::TransportFactory>>,
-    metrics_addr: Option<SocketAddr>,
-    max_series: Option<usize>,
-    shutdown_timeout: Option<Duration>,
     span_event_level: Option<tracing::level_filters::LevelFilter>,
     layers: Vec<BoxedLayer>,
 }
@@ -111,14 +100,22 @@ pub struct Builder {
 impl std::fmt::Debug for Builder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Builder")
-            .field("service_name", &self.service_name)
+            .field("overrides", &self.overrides.len())
             .field("package", &self.package)
             .field("layers", &self.layers.len())
             .finish_non_exhaustive()
     }
 }
 
+/// One change the code makes to the configuration.
+type Override = Box<dyn Fn(&mut Config) + Send + Sync>;
+
 impl Builder {
+    fn with(mut self, change: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
+        self.overrides.push(Box::new(change));
+        self
+    }
+
     /// Starts from this configuration instead of reading the environment.
     pub fn config(mut self, config: Config) -> Self {
         self.config = Some(config);
@@ -133,33 +130,31 @@ impl Builder {
     }
 
     /// The service name, overriding `OTEL_SERVICE_NAME`.
-    pub fn service_name(mut self, name: impl Into<String>) -> Self {
-        self.service_name = Some(name.into());
-        self
+    pub fn service_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.with(move |c| c.service_name = Some(name.clone()))
     }
 
     /// The service version, overriding `service.version` from the environment.
-    pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.service_version = Some(version.into());
-        self
+    pub fn service_version(self, version: impl Into<String>) -> Self {
+        let version = version.into();
+        self.with(move |c| c.service_version = Some(version.clone()))
     }
 
     /// The deployment environment, overriding `GLIMPSE_ENV`.
-    pub fn environment(mut self, env: Environment) -> Self {
-        self.environment = Some(env);
-        self
+    pub fn environment(self, env: Environment) -> Self {
+        self.with(move |c| c.environment = env)
     }
 
     /// The log line format, overriding `GLIMPSE_LOG_FORMAT`.
-    pub fn log_format(mut self, format: LogFormat) -> Self {
-        self.log_format = Some(format);
-        self
+    pub fn log_format(self, format: LogFormat) -> Self {
+        self.with(move |c| c.log_format = format)
     }
 
     /// The log filter, overriding `RUST_LOG` (validated by `init`).
-    pub fn log_filter(mut self, directives: impl Into<String>) -> Self {
-        self.log_filter = Some(directives.into());
-        self
+    pub fn log_filter(self, directives: impl Into<String>) -> Self {
+        let directives = directives.into();
+        self.with(move |c| c.log_filter = directives.clone())
     }
 
     /// Where JSON log lines go instead of stdout (a file, or `std::io::sink()` in benchmarks).
@@ -170,34 +165,34 @@ impl Builder {
     }
 
     /// More key fragments whose values are redacted, added to `GLIMPSE_LOG_REDACT`'s.
-    pub fn redact_keys<S: Into<String>>(mut self, keys: impl IntoIterator<Item = S>) -> Self {
-        self.redact_keys.extend(keys.into_iter().map(Into::into));
-        self
+    pub fn redact_keys<S: Into<String>>(self, keys: impl IntoIterator<Item = S>) -> Self {
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
+        self.with(move |c| c.redact_keys.extend(keys.iter().cloned()))
     }
 
     /// The trace sampler, overriding `OTEL_TRACES_SAMPLER`.
-    pub fn sampler(mut self, sampler: Sampler) -> Self {
-        self.sampler = Some(sampler);
-        self
+    pub fn sampler(self, sampler: Sampler) -> Self {
+        self.with(move |c| c.sampler = sampler.clone())
     }
 
     /// The OTLP endpoint for traces, overriding the `OTEL_EXPORTER_OTLP_*ENDPOINT` variables
     /// (used as given, like the signal-specific variable).
-    pub fn otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
-        self
+    pub fn otlp_endpoint(self, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        self.with(move |c| {
+            c.endpoint = Some(endpoint.clone());
+            c.endpoint_is_signal_specific = true;
+        })
     }
 
     /// The OTLP protocol, overriding `OTEL_EXPORTER_OTLP_PROTOCOL`.
-    pub fn protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = Some(protocol);
-        self
+    pub fn protocol(self, protocol: Protocol) -> Self {
+        self.with(move |c| c.protocol = protocol.clone())
     }
 
     /// No spans are recorded or exported (as `OTEL_SDK_DISABLED=true`).
-    pub fn disable_traces(mut self) -> Self {
-        self.disable_traces = true;
-        self
+    pub fn disable_traces(self) -> Self {
+        self.with(|c| c.sdk_disabled = true)
     }
 
     /// Exports spans with this exporter instead of OTLP (tests, benchmarks, other backends).
@@ -213,9 +208,9 @@ impl Builder {
     }
 
     /// The GlitchTip DSN, overriding `SENTRY_DSN`.
-    pub fn sentry_dsn(mut self, dsn: impl Into<String>) -> Self {
-        self.sentry_dsn = Some(dsn.into());
-        self
+    pub fn sentry_dsn(self, dsn: impl Into<String>) -> Self {
+        let dsn = dsn.into();
+        self.with(move |c| c.sentry_dsn = Some(dsn.clone()))
     }
 
     /// Sends GlitchTip events through this transport (tests capture events this way).
@@ -229,21 +224,18 @@ impl Builder {
     }
 
     /// Serves `GET /metrics` on this address, overriding `GLIMPSE_METRICS_ADDR`.
-    pub fn metrics_addr(mut self, addr: SocketAddr) -> Self {
-        self.metrics_addr = Some(addr);
-        self
+    pub fn metrics_addr(self, addr: SocketAddr) -> Self {
+        self.with(move |c| c.metrics_addr = Some(addr))
     }
 
     /// The default series limit per metric family, overriding `GLIMPSE_METRICS_MAX_SERIES`.
-    pub fn max_series(mut self, n: usize) -> Self {
-        self.max_series = Some(n);
-        self
+    pub fn max_series(self, n: usize) -> Self {
+        self.with(move |c| c.max_series = n.max(1))
     }
 
     /// How long shutdown may take, overriding `GLIMPSE_SHUTDOWN_TIMEOUT_MS` (default 5 s).
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
-        self.shutdown_timeout = Some(timeout);
-        self
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.with(move |c| c.shutdown_timeout = timeout)
     }
 
     /// The least severe log events that are also recorded on the current span as span events
@@ -293,46 +285,8 @@ impl Builder {
             Some(c) => c.clone(),
             None => Config::from_env()?,
         };
-        if let Some(v) = &self.service_name {
-            c.service_name = Some(v.clone());
-        }
-        if let Some(v) = &self.service_version {
-            c.service_version = Some(v.clone());
-        }
-        if let Some(v) = self.environment {
-            c.environment = v;
-        }
-        if let Some(v) = self.log_format {
-            c.log_format = v;
-        }
-        if let Some(v) = &self.log_filter {
-            c.log_filter = v.clone();
-        }
-        c.redact_keys.extend(self.redact_keys.iter().cloned());
-        if let Some(v) = &self.sampler {
-            c.sampler = v.clone();
-        }
-        if let Some(v) = &self.endpoint {
-            c.endpoint = Some(v.clone());
-            c.endpoint_is_signal_specific = true;
-        }
-        if let Some(v) = &self.protocol {
-            c.protocol = v.clone();
-        }
-        if self.disable_traces {
-            c.sdk_disabled = true;
-        }
-        if let Some(v) = &self.sentry_dsn {
-            c.sentry_dsn = Some(v.clone());
-        }
-        if let Some(v) = self.metrics_addr {
-            c.metrics_addr = Some(v);
-        }
-        if let Some(v) = self.max_series {
-            c.max_series = v.max(1);
-        }
-        if let Some(v) = self.shutdown_timeout {
-            c.shutdown_timeout = v;
+        for o in &self.overrides {
+            o(&mut c);
         }
         Ok(c)
     }
