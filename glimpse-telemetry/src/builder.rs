@@ -307,7 +307,7 @@ impl Builder {
             propagation::set(&a.propagators);
             if let Some(p) = &a.guard.provider {
                 opentelemetry::global::set_tracer_provider(p.clone());
-                opentelemetry::global::set_text_map_propagator(global_propagator(&a.propagators));
+                opentelemetry::global::set_text_map_propagator(propagation::global(&a.propagators));
             }
             crate::errors::install_panic_hook();
             a.announce();
@@ -544,7 +544,7 @@ impl Builder {
 struct Assembled {
     dispatch: tracing::Dispatch,
     guard: TelemetryGuard,
-    propagators: Vec<&'static str>,
+    propagators: Vec<propagation::Propagator>,
     announcement: Announcement,
 }
 
@@ -571,21 +571,4 @@ impl Assembled {
             "telemetry started"
         );
     }
-}
-
-/// OpenTelemetry's global propagator, for code that uses the OpenTelemetry API directly.
-fn global_propagator(names: &[&str]) -> opentelemetry::propagation::TextMapCompositePropagator {
-    let mut list: Vec<Box<dyn opentelemetry::propagation::TextMapPropagator + Send + Sync>> =
-        Vec::new();
-    if names.contains(&"tracecontext") {
-        list.push(Box::new(
-            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
-        ));
-    }
-    if names.contains(&"baggage") {
-        list.push(Box::new(
-            opentelemetry_sdk::propagation::BaggagePropagator::new(),
-        ));
-    }
-    opentelemetry::propagation::TextMapCompositePropagator::new(list)
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::Error;
+use crate::propagation::Propagator;
 
 /// Where OTLP traces go and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,7 +125,7 @@ pub struct Config {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) export_timeout: Duration,
     pub(crate) sampler: Sampler,
-    pub(crate) propagators: Vec<&'static str>,
+    pub(crate) propagators: Vec<Propagator>,
     pub(crate) batch: BatchConfig,
     pub(crate) log_filter: String,
     pub(crate) log_format: LogFormat,
@@ -154,7 +155,7 @@ impl Default for Config {
             headers: Vec::new(),
             export_timeout: Duration::from_secs(10),
             sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-            propagators: vec!["tracecontext", "baggage"],
+            propagators: Propagator::DEFAULT.to_vec(),
             batch: BatchConfig::default(),
             log_filter: "info".to_owned(),
             log_format: LogFormat::Json,
@@ -315,11 +316,10 @@ impl Config {
         if let Some(v) = var("OTEL_PROPAGATORS")? {
             let mut list = Vec::new();
             for p in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                match p {
-                    "tracecontext" => list.push("tracecontext"),
-                    "baggage" => list.push("baggage"),
-                    "none" => list.clear(),
-                    _ => {
+                match Propagator::from_name(p) {
+                    Some(p) => list.push(p),
+                    None if p == "none" => list.clear(),
+                    None => {
                         return Err(Error::invalid(
                             "OTEL_PROPAGATORS",
                             v.clone(),

@@ -27,6 +27,29 @@ use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
+/// A propagator `OTEL_PROPAGATORS` can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Propagator {
+    /// W3C `traceparent` and `tracestate`.
+    TraceContext,
+    /// W3C `baggage`.
+    Baggage,
+}
+
+impl Propagator {
+    /// The default: both.
+    pub(crate) const DEFAULT: &[Propagator] = &[Propagator::TraceContext, Propagator::Baggage];
+
+    /// The propagator `OTEL_PROPAGATORS` calls `name`, if this SDK has it.
+    pub(crate) fn from_name(name: &str) -> Option<Propagator> {
+        match name {
+            "tracecontext" => Some(Propagator::TraceContext),
+            "baggage" => Some(Propagator::Baggage),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Propagators {
     trace_context: Option<TraceContextPropagator>,
@@ -36,21 +59,40 @@ struct Propagators {
 static PROPAGATORS: OnceLock<Propagators> = OnceLock::new();
 
 fn propagators() -> &'static Propagators {
-    PROPAGATORS.get_or_init(|| configure(&["tracecontext", "baggage"]))
+    PROPAGATORS.get_or_init(|| configure(Propagator::DEFAULT))
 }
 
-fn configure(names: &[&str]) -> Propagators {
+fn configure(list: &[Propagator]) -> Propagators {
     Propagators {
-        trace_context: names
-            .contains(&"tracecontext")
+        trace_context: list
+            .contains(&Propagator::TraceContext)
             .then(TraceContextPropagator::new),
-        baggage: names.contains(&"baggage").then(BaggagePropagator::new),
+        baggage: list
+            .contains(&Propagator::Baggage)
+            .then(BaggagePropagator::new),
     }
 }
 
 /// Chooses the propagators (called by `init`, from `OTEL_PROPAGATORS`); first call wins.
-pub(crate) fn set(names: &[&'static str]) {
-    let _ = PROPAGATORS.set(configure(names));
+pub(crate) fn set(list: &[Propagator]) {
+    let _ = PROPAGATORS.set(configure(list));
+}
+
+/// The same propagators as OpenTelemetry's global propagator, for code that uses the
+/// OpenTelemetry API directly.
+pub(crate) fn global(
+    list: &[Propagator],
+) -> opentelemetry::propagation::TextMapCompositePropagator {
+    let propagators: Vec<Box<dyn TextMapPropagator + Send + Sync>> = list
+        .iter()
+        .map(|p| -> Box<dyn TextMapPropagator + Send + Sync> {
+            match p {
+                Propagator::TraceContext => Box::new(TraceContextPropagator::new()),
+                Propagator::Baggage => Box::new(BaggagePropagator::new()),
+            }
+        })
+        .collect();
+    opentelemetry::propagation::TextMapCompositePropagator::new(propagators)
 }
 
 struct HeaderExtractor<'a>(&'a HeaderMap);
