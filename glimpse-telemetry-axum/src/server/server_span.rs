@@ -83,11 +83,27 @@ pub(crate) fn start(
     } else {
         Context::new()
     };
-    let otel = tracer
+    let mut otel = tracer
         .span_builder(SPAN_NAME)
         .with_kind(SpanKind::Server)
         .start_with_context(tracer, &parent);
-    start_span(parent, otel, route, method_index, method, path, info)
+    // The ids and the sampling decision; the attributes go on the SDK span itself, before it is
+    // shared through the context (after, each call would take the shared span's lock).
+    let sc = otel.span_context();
+    let traceparent = sc
+        .is_valid()
+        .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled()));
+    let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
+    let recording = otel.is_recording();
+    if recording {
+        set_request_attributes(&mut otel, route, method_index, method, path, info);
+    }
+    Started {
+        cx: parent.with_span(otel),
+        sampled,
+        recording,
+        traceparent,
+    }
 }
 
 /// The ids the request's `tracing` span recorded (the user may have been named by a handler).
@@ -156,35 +172,6 @@ fn response_attributes(
             Some(KeyValue::new("error.type", "_OTHER")),
             Some(Status::error("the service returned an error")),
         ),
-    }
-}
-
-/// Reads the new span's ids and sampling decision, sets its attributes if it records, and puts
-/// it in the request's context. The attributes go on the SDK span itself, before it is shared
-/// through the context (after, each call would take the shared span's lock).
-fn start_span(
-    parent: Context,
-    mut otel: glimpse_telemetry::otel::sdk::trace::Span,
-    route: &RouteState,
-    method_index: usize,
-    method: &Method,
-    path: &str,
-    info: &RequestInfo,
-) -> Started {
-    let sc = otel.span_context();
-    let traceparent = sc
-        .is_valid()
-        .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled()));
-    let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
-    let recording = otel.is_recording();
-    if recording {
-        set_request_attributes(&mut otel, route, method_index, method, path, info);
-    }
-    Started {
-        cx: parent.with_span(otel),
-        sampled,
-        recording,
-        traceparent,
     }
 }
 
