@@ -74,7 +74,7 @@ impl Unit {
         }
     }
 
-    fn to_prometheus(self) -> prometheus_client::registry::Unit {
+    pub(crate) fn to_prometheus(self) -> prometheus_client::registry::Unit {
         match self {
             Unit::Seconds => prometheus_client::registry::Unit::Seconds,
             Unit::Bytes => prometheus_client::registry::Unit::Bytes,
@@ -169,6 +169,13 @@ pub fn histogram(
     help: impl Into<Cow<'static, str>>,
 ) -> MetricBuilder<Histogram> {
     MetricBuilder::new(name.into(), help.into())
+}
+
+/// `name` without its unit suffix, as prometheus-client takes it (it appends the unit itself);
+/// `None` when the name does not end with its unit.
+pub(crate) fn base_name(name: &str, unit: Unit) -> Option<&str> {
+    name.strip_suffix(unit.suffix())
+        .and_then(|n| n.strip_suffix('_'))
 }
 
 /// Registers a collector that produces its values at scrape time (for values that already live
@@ -284,16 +291,13 @@ impl<M: Metric> MetricBuilder<M> {
             }
         }
         let base_name = match self.unit {
-            Some(unit) => name
-                .strip_suffix(unit.suffix())
-                .and_then(|n| n.strip_suffix('_'))
-                .ok_or_else(|| {
-                    Error::Metric(format!(
-                        "{name}: a metric in {} must be named *_{}",
-                        unit.suffix(),
-                        unit.suffix()
-                    ))
-                })?,
+            Some(unit) => base_name(name, unit).ok_or_else(|| {
+                Error::Metric(format!(
+                    "{name}: a metric in {} must be named *_{}",
+                    unit.suffix(),
+                    unit.suffix()
+                ))
+            })?,
             None => name,
         };
         if same_type(&M::TYPE, &MetricType::Counter) && name.ends_with("_total") {

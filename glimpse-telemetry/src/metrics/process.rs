@@ -6,7 +6,12 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::registry::Unit;
+
+use super::base_name;
+use super::catalogue::{
+    Kind, MetricDef, PROCESS_CPU, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY,
+    PROCESS_START_TIME, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY,
+};
 
 #[derive(Debug)]
 pub(super) struct ProcessCollector {
@@ -83,73 +88,36 @@ fn max_fds() -> Option<i64> {
     (rc == 0).then(|| i64::try_from(lim.rlim_cur).unwrap_or(i64::MAX))
 }
 
-fn gauge(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    v: f64,
-) -> std::fmt::Result {
-    let g = ConstGauge::new(v);
-    g.encode(encoder.encode_descriptor(name, help, unit, g.metric_type())?)
+/// One sample of a catalogue entry: its name, help and unit come from the catalogue.
+fn sample(encoder: &mut DescriptorEncoder, def: &MetricDef, v: f64) -> std::fmt::Result {
+    let name = match def.unit {
+        Some(unit) => base_name(def.name, unit).unwrap_or(def.name),
+        None => def.name,
+    };
+    let unit = def.unit.map(|u| u.to_prometheus());
+    if def.kind == Kind::Counter {
+        let c = ConstCounter::new(v);
+        c.encode(encoder.encode_descriptor(name, def.help, unit.as_ref(), c.metric_type())?)
+    } else {
+        let g = ConstGauge::new(v);
+        g.encode(encoder.encode_descriptor(name, def.help, unit.as_ref(), g.metric_type())?)
+    }
 }
 
 impl Collector for ProcessCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         if let Some(s) = self.stat() {
-            let cpu = ConstCounter::new(s.cpu_seconds);
-            cpu.encode(encoder.encode_descriptor(
-                "process_cpu",
-                "Total user and system CPU time spent in seconds.",
-                Some(&Unit::Seconds),
-                cpu.metric_type(),
-            )?)?;
-            gauge(
-                &mut encoder,
-                "process_resident_memory",
-                "Resident memory size in bytes.",
-                Some(&Unit::Bytes),
-                s.resident_bytes,
-            )?;
-            gauge(
-                &mut encoder,
-                "process_virtual_memory",
-                "Virtual memory size in bytes.",
-                Some(&Unit::Bytes),
-                s.virtual_bytes,
-            )?;
-            gauge(
-                &mut encoder,
-                "process_start_time",
-                "Start time of the process since unix epoch in seconds.",
-                Some(&Unit::Seconds),
-                s.start_time_seconds,
-            )?;
-            gauge(
-                &mut encoder,
-                "process_threads",
-                "Number of OS threads in the process.",
-                None,
-                s.threads as f64,
-            )?;
+            sample(&mut encoder, &PROCESS_CPU, s.cpu_seconds)?;
+            sample(&mut encoder, &PROCESS_RESIDENT_MEMORY, s.resident_bytes)?;
+            sample(&mut encoder, &PROCESS_VIRTUAL_MEMORY, s.virtual_bytes)?;
+            sample(&mut encoder, &PROCESS_START_TIME, s.start_time_seconds)?;
+            sample(&mut encoder, &PROCESS_THREADS, s.threads as f64)?;
         }
         if let Some(n) = open_fds() {
-            gauge(
-                &mut encoder,
-                "process_open_fds",
-                "Number of open file descriptors.",
-                None,
-                n as f64,
-            )?;
+            sample(&mut encoder, &PROCESS_OPEN_FDS, n as f64)?;
         }
         if let Some(n) = max_fds() {
-            gauge(
-                &mut encoder,
-                "process_max_fds",
-                "Maximum number of open file descriptors.",
-                None,
-                n as f64,
-            )?;
+            sample(&mut encoder, &PROCESS_MAX_FDS, n as f64)?;
         }
         Ok(())
     }
