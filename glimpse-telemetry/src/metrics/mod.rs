@@ -101,12 +101,15 @@ fn global() -> &'static Global {
     GLOBAL.get_or_init(|| {
         // The overflow counter is itself a family; its one label (`metric`) is bounded by the
         // number of registered families, so its own overflow count goes nowhere.
+        // Built from its catalogue entry directly: registering it the usual way would need the
+        // registry this is building.
+        let def = &catalogue::GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW;
         let overflow = Family::new(
             family::Descriptor {
-                base_name: "glimpse_telemetry_cardinality_overflow".to_owned(),
-                help: "Lookups that landed in a family's overflow series because it reached its series limit.".to_owned(),
+                base_name: def.name.to_owned(),
+                help: def.help.to_owned(),
                 unit: None,
-                label_keys: Box::new(["metric"]),
+                label_keys: def.labels.into(),
                 max_series: usize::MAX,
             },
             Box::new(Counter::default),
