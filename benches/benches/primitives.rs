@@ -32,7 +32,7 @@ fn fresh_family(max_series: usize) -> metrics::Family<metrics::Histogram> {
 fn histograms(c: &mut Criterion) {
     let mut g = c.benchmark_group("histogram");
     let family = fresh_family(1000);
-    let handle = family.get(&LABELS);
+    let handle = family.get_or_create(&LABELS);
     g.bench_function("held_handle_observe", |b| {
         b.iter(|| handle.observe_without_exemplar(black_box(0.0042)))
     });
@@ -42,7 +42,7 @@ fn histograms(c: &mut Criterion) {
     g.bench_function("known_label_set_get_and_observe", |b| {
         b.iter(|| {
             family
-                .get(black_box(&LABELS))
+                .get_or_create(black_box(&LABELS))
                 .observe_without_exemplar(black_box(0.0042))
         })
     });
@@ -53,17 +53,17 @@ fn histograms(c: &mut Criterion) {
             let routes: Vec<String> = (0..iters).map(|i| format!("/route/{i}")).collect();
             let start = Instant::now();
             for r in &routes {
-                f.get(&["GET", r, "200", ""])
+                f.get_or_create(&["GET", r, "200", ""])
                     .observe_without_exemplar(0.0042);
             }
             start.elapsed()
         })
     });
     let full = fresh_family(1);
-    full.get(&["GET", "/only", "200", ""]);
+    full.get_or_create(&["GET", "/only", "200", ""]);
     g.bench_function("past_the_series_limit", |b| {
         b.iter(|| {
-            full.get(black_box(&["GET", "/random/7f3a", "404", ""]))
+            full.get_or_create(black_box(&["GET", "/random/7f3a", "404", ""]))
                 .observe_without_exemplar(0.0042)
         })
     });

@@ -319,7 +319,7 @@ impl Drop for Connection {
         if let Some(m) = &self.metrics.handles {
             m.active.dec();
             m.duration.observe_without_exemplar(elapsed.as_secs_f64());
-            m.closes.get(&[&self.metrics.route, &code]).inc();
+            m.closes.get_or_create(&[&self.metrics.route, &code]).inc();
         }
         self.span.record("websocket.close_code", code.as_str());
         tracing::info!(
@@ -386,11 +386,11 @@ fn route_metrics(route: Arc<str>) -> Arc<RouteMetrics> {
     let handles = families().map(|f| {
         let r = &*route;
         Handles {
-            active: f.active.get(&[r]),
+            active: f.active.get_or_create(&[r]),
             messages: [RECEIVED, SENT]
-                .map(|d| TYPES.map(|t| f.messages.get(&[r, DIRECTIONS[d], t]))),
-            sizes: [RECEIVED, SENT].map(|d| f.sizes.get(&[r, DIRECTIONS[d]])),
-            duration: f.duration.get(&[r]),
+                .map(|d| TYPES.map(|t| f.messages.get_or_create(&[r, DIRECTIONS[d], t]))),
+            sizes: [RECEIVED, SENT].map(|d| f.sizes.get_or_create(&[r, DIRECTIONS[d]])),
+            duration: f.duration.get_or_create(&[r]),
             closes: f.closes.clone(),
         }
     });

@@ -102,12 +102,12 @@ impl Shared {
         let wait_time = DB_CLIENT_CONNECTION_WAIT_TIME
             .register::<Histogram>()
             .map_err(|e| note(DB_CLIENT_CONNECTION_WAIT_TIME.name, e))
-            .map(|f| f.get(&[pool]))
+            .map(|f| f.get_or_create(&[pool]))
             .unwrap_or_else(|()| Histogram::new(&[]));
         let timeouts = DB_CLIENT_CONNECTION_TIMEOUTS
             .register::<Counter>()
             .map_err(|e| note(DB_CLIENT_CONNECTION_TIMEOUTS.name, e))
-            .map(|f| f.get(&[pool]))
+            .map(|f| f.get_or_create(&[pool]))
             .unwrap_or_default();
         if !failed.is_empty() {
             tracing::warn!(
@@ -259,17 +259,21 @@ impl<'q> Op<'q> {
             match &error_type {
                 None => parsed
                     .ok_duration
-                    .get_or_init(|| family.get(&[shared.system, operation, collection, ""]))
+                    .get_or_init(|| {
+                        family.get_or_create(&[shared.system, operation, collection, ""])
+                    })
                     .observe(secs),
                 Some(e) => family
-                    .get(&[shared.system, operation, collection, e])
+                    .get_or_create(&[shared.system, operation, collection, e])
                     .observe(secs),
             }
         }
         let slow = executed && elapsed >= shared.slow_threshold;
         if slow {
             if let Some(family) = &shared.slow {
-                family.get(&[shared.system, operation, collection]).inc();
+                family
+                    .get_or_create(&[shared.system, operation, collection])
+                    .inc();
             }
         }
         let span_on = !self.span.is_disabled();

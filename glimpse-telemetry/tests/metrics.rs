@@ -53,9 +53,9 @@ fn record() -> String {
         .unwrap();
     let span = tracing::info_span!("job");
     let trace_id = span.in_scope(|| {
-        h.get(&["email"]).observe(0.2);
-        c.get(&["email", "ok"]).inc();
-        g.get(&["email"]).set(3);
+        h.get_or_create(&["email"]).observe(0.2);
+        c.get_or_create(&["email", "ok"]).inc();
+        g.get_or_create(&["email"]).set(3);
         glimpse_telemetry::context::current()
             .trace_id
             .unwrap()

@@ -760,10 +760,10 @@ fn exposition_check_on_the_sdk_exposition() {
         .register::<Histogram>()
         .unwrap();
     duration
-        .get(&["GET", "/users/{id}", "200", ""])
+        .get_or_create(&["GET", "/users/{id}", "200", ""])
         .observe(0.01);
     let sent = GLIMPSE_MESSAGES_SENT.register::<Counter>().unwrap();
-    sent.get(&[]).inc();
+    sent.get_or_create(&[]).inc();
     for format in [Format::Text, Format::OpenMetrics] {
         let missing = missing_from_exposition(&encode(format));
         let present = |m: &MetricDef| !missing.contains(&m.name);

@@ -259,10 +259,10 @@ impl RumEndpointBuilder {
         if let Some(f) = &metrics.families {
             for page in self.pages.templates().chain([OTHER]) {
                 for m in Measure::ALL {
-                    let _ = f.histogram(m).get(&[page]);
+                    let _ = f.histogram(m).get_or_create(&[page]);
                     if m.thresholds().is_some() {
                         for r in [Rating::Good, Rating::NeedsImprovement, Rating::Poor] {
-                            let _ = f.ratings.get(&[page, m.label(), r.as_str()]);
+                            let _ = f.ratings.get_or_create(&[page, m.label(), r.as_str()]);
                         }
                     }
                 }
@@ -432,7 +432,7 @@ impl RumEndpoint {
             }
             let Some(f) = &m.families else { continue };
             let page = self.inner.pages.template_of(&r.page);
-            let h = f.histogram(r.measure).get(&[page]);
+            let h = f.histogram(r.measure).get_or_create(&[page]);
             match r.trace.filter(|t| t.sampled) {
                 Some(t) => h.observe_with_exemplar(
                     r.observed_value(),
@@ -443,7 +443,7 @@ impl RumEndpoint {
             }
             if let Some(rating) = r.rating() {
                 f.ratings
-                    .get(&[page, r.measure.label(), rating.as_str()])
+                    .get_or_create(&[page, r.measure.label(), rating.as_str()])
                     .inc();
             }
         }
@@ -528,7 +528,12 @@ impl Metrics {
         let beacons = catalogue::GLIMPSE_TELEMETRY_RUM_BEACONS
             .register::<Counter>()
             .ok();
-        let outcome = |o: &str| beacons.as_ref().map(|f| f.get(&[o])).unwrap_or_default();
+        let outcome = |o: &str| {
+            beacons
+                .as_ref()
+                .map(|f| f.get_or_create(&[o]))
+                .unwrap_or_default()
+        };
         Metrics {
             families,
             accepted: outcome("accepted"),
@@ -538,7 +543,7 @@ impl Metrics {
             rate_limited: outcome("rate_limited"),
             duplicates: catalogue::GLIMPSE_TELEMETRY_RUM_DUPLICATE_REPORTS
                 .register::<Counter>()
-                .map(|f| f.get(&[]))
+                .map(|f| f.get_or_create(&[]))
                 .unwrap_or_default(),
         }
     }

@@ -143,7 +143,7 @@ pub(crate) fn active_requests(method: usize, https: bool) -> Option<&'static Gau
     let slot = &ACTIVE[method.min(METHODS.len() - 1)][usize::from(https)];
     Some(slot.get_or_init(|| {
         f.active
-            .get(&[METHODS[method], if https { "https" } else { "http" }])
+            .get_or_create(&[METHODS[method], if https { "https" } else { "http" }])
     }))
 }
 
@@ -158,7 +158,7 @@ pub(crate) struct StatusHandles {
 impl StatusHandles {
     fn new(f: &HttpFamilies, labels: &[&str; 4]) -> Self {
         StatusHandles {
-            duration: f.duration.get(labels),
+            duration: f.duration.get_or_create(labels),
             request_size: OnceLock::new(),
             response_size: OnceLock::new(),
         }
@@ -238,12 +238,12 @@ impl RouteMetrics {
         }
         if let Some(n) = o.request_size {
             h.request_size
-                .get_or_init(|| f.request_size.get(&labels()))
+                .get_or_init(|| f.request_size.get_or_create(&labels()))
                 .observe_without_exemplar(n as f64);
         }
         if let Some(n) = o.response_size {
             h.response_size
-                .get_or_init(|| f.response_size.get(&labels()))
+                .get_or_init(|| f.response_size.get_or_create(&labels()))
                 .observe_without_exemplar(n as f64);
         }
     }
@@ -343,7 +343,7 @@ mod tests {
         let held = families()
             .unwrap()
             .duration
-            .get(&["GET", "/bench/{id}", "200", ""]);
+            .get_or_create(&["GET", "/bench/{id}", "200", ""]);
         let mut raw = f64::MAX;
         for _ in 0..5 {
             let t = std::time::Instant::now();

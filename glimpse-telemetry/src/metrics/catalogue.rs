@@ -127,7 +127,7 @@ impl MetricDef {
     /// is a detached instrument that counts nowhere.
     pub(crate) fn series<M: Metric>(&'static self, labels: &[&str]) -> M {
         match self.register::<M>() {
-            Ok(family) => family.get(labels),
+            Ok(family) => family.get_or_create(labels),
             Err(_) => M::new_instance(self.buckets.unwrap_or(super::DURATION_BUCKETS)),
         }
     }

@@ -126,7 +126,7 @@ impl<M: Metric> Family<M> {
         };
         if family.inner.desc.label_keys.is_empty() {
             // A family without labels has exactly one series; show it at 0 from the start.
-            family.get(&[]);
+            family.get_or_create(&[]);
         }
         family
     }
@@ -136,7 +136,7 @@ impl<M: Metric> Family<M> {
     ///
     /// Passing a different number of values than the family has label keys is a bug in the
     /// caller; debug builds panic on it, release builds record into the overflow series.
-    pub fn get(&self, values: &[&str]) -> M {
+    pub fn get_or_create(&self, values: &[&str]) -> M {
         let inner = &*self.inner;
         debug_assert_eq!(
             values.len(),

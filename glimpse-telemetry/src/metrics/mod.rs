@@ -345,7 +345,7 @@ impl<M: Metric> MetricBuilder<M> {
                     .unwrap_or_else(|| g.default_max_series.load(Ordering::Relaxed)),
             },
             make,
-            g.overflow.get(&[name]),
+            g.overflow.get_or_create(&[name]),
         );
         lock(&g.registry).register_collector(family.collector());
         families.insert(
@@ -398,7 +398,7 @@ mod tests {
             .register()
             .unwrap();
         for i in 0..10_000 {
-            f.get(&[&format!("/random/{i}")]).inc();
+            f.get_or_create(&[&format!("/random/{i}")]).inc();
         }
         assert_eq!(f.series_count(), 50);
         let text = encode(Format::Text);
@@ -420,8 +420,8 @@ mod tests {
     fn same_definition_twice_returns_the_same_family() {
         let a = gauge("test_twice", "t").labels(["x"]).register().unwrap();
         let b = gauge("test_twice", "t").labels(["x"]).register().unwrap();
-        a.get(&["1"]).set(5);
-        assert_eq!(b.get(&["1"]).get(), 5);
+        a.get_or_create(&["1"]).set(5);
+        assert_eq!(b.get_or_create(&["1"]).get(), 5);
         assert!(gauge("test_twice", "t").labels(["y"]).register().is_err());
         assert!(counter("test_twice", "t").labels(["x"]).register().is_err());
     }
@@ -456,7 +456,7 @@ mod tests {
             .labels(["v"])
             .register()
             .unwrap();
-        f.get(&["a\"b\\c\nd"]).inc();
+        f.get_or_create(&["a\"b\\c\nd"]).inc();
         let text = encode(Format::Text);
         assert!(
             text.contains(r#"test_escape_total{v="a\"b\\c\nd"} 1"#),
