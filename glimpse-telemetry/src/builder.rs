@@ -422,6 +422,7 @@ impl Builder {
 
         metrics::set_default_max_series(config.max_series);
         metrics::business::register();
+        metrics::security::register();
         metrics::register_collector(identity.target_info());
 
         let needs_runtime = config.metrics_addr.is_some()

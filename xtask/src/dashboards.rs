@@ -19,6 +19,8 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::{Value, json};
 
+mod security;
+
 use crate::names::{bucket, count, s};
 use crate::provisioning::PROMETHEUS_UID;
 use crate::rules::{
@@ -374,7 +376,7 @@ fn dashboard(uid: &str, title: &str, description: &str, layout: Layout) -> Value
     })
 }
 
-/// The four dashboards.
+/// The dashboards.
 pub(crate) fn all() -> Vec<Dashboard> {
     vec![
         Dashboard {
@@ -392,6 +394,10 @@ pub(crate) fn all() -> Vec<Dashboard> {
         Dashboard {
             file: "glimpse-logs-analysis.json",
             json: logs_analysis(),
+        },
+        Dashboard {
+            file: "glimpse-security.json",
+            json: security::security(),
         },
     ]
 }

@@ -18,6 +18,7 @@ fn group_title(g: Group) -> &'static str {
         Group::WebSocket => "WebSocket",
         Group::Database => "Database",
         Group::Business => "Business",
+        Group::Security => "Security",
         Group::Core => "Core and process",
         _ => "Other",
     }
@@ -41,6 +42,11 @@ fn group_intro(g: Group) -> &'static str {
              (`user_registered()`, `match_created()`, `message_sent()`, `payment_processed()`, \
              `set_active_users()`). Registered by `init`, so they read 0 before the first event."
         }
+        Group::Security => {
+            "Emitted by the audit helpers in `glimpse_telemetry::logs::audit` (each counts the \
+             line it writes) and by `glimpse_telemetry::metrics::security::api_key_used()`. \
+             Registered by `init`, with a zero series for every bounded event."
+        }
         Group::Core => {
             "Emitted by the core: logs, the SDK's own health, the resource (`target_info`) and \
              the process (Linux, read at scrape time)."
@@ -49,11 +55,12 @@ fn group_intro(g: Group) -> &'static str {
     }
 }
 
-const GROUPS: [Group; 5] = [
+const GROUPS: [Group; 6] = [
     Group::Http,
     Group::WebSocket,
     Group::Database,
     Group::Business,
+    Group::Security,
     Group::Core,
 ];
 

@@ -51,6 +51,24 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
         ("glimpse_telemetry_error_events", "outcome") => {
             "`captured`, `dropped` (the reporter's queue was full)"
         }
+        ("glimpse_audit_events", "log_type") => "`audit`, `security`",
+        ("glimpse_audit_events", "event_type") => {
+            "`failed_login`, `permission_change` (log type `security`); `user_data_access`, \
+             `config_change`, `payment_transaction`, `admin_action` (log type `audit`)"
+        }
+        ("glimpse_audit_events", "outcome") => {
+            "per event type: `failed_login`: the reason (`bad_password`, `unknown_user`, \
+             `locked`, `mfa_failed`, `expired`, `rate_limited`, `other`); `permission_change`: \
+             `granted`, `revoked`; `user_data_access`: `read`, `create`, `update`, `delete`, \
+             `export`, `other`; `config_change`: `changed`, `secret_changed`; \
+             `payment_transaction`: `succeeded`, `failed`; `admin_action`: the action when it is \
+             a short lower-case identifier (`ban`), `other` otherwise"
+        }
+        ("glimpse_api_key_requests", "api_key_id") => {
+            "the key's public id as the service passes it (never the key); `invalid` when it is \
+             not a plausible id; at most 200 ids, then the overflow series"
+        }
+        ("glimpse_api_key_requests", "outcome") => "`accepted`, `rejected`",
         (_, "level") => "`ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`",
         ("glimpse_telemetry_cardinality_overflow", "metric") => {
             "the family that reached its series limit (bounded by the number of families)"

@@ -1,5 +1,6 @@
 //! The service's own settings, from the environment; telemetry reads its own variables.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 /// Where the service listens and what it talks to.
@@ -10,6 +11,9 @@ pub struct Settings {
     pub ops_addr: Option<SocketAddr>,
     /// `DATABASE_URL`, default an embedded SQLite file `glimpse-api.db`.
     pub database_url: String,
+    /// `GLIMPSE_API_KEYS`: `id:secret` pairs separated by commas; a client sends
+    /// `x-api-key: <id>.<secret>`. Default none.
+    pub api_keys: HashMap<String, String>,
 }
 
 impl Settings {
@@ -30,10 +34,30 @@ impl Settings {
                 "invalid value {database_url:?} for DATABASE_URL: expected a sqlite: or postgres:// URL"
             ));
         }
+        let mut api_keys = HashMap::new();
+        for pair in std::env::var("GLIMPSE_API_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once(':') {
+                Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                    api_keys.insert(id.to_owned(), secret.to_owned());
+                }
+                _ => {
+                    return Err(
+                        "invalid value for GLIMPSE_API_KEYS: expected id:secret pairs separated by commas"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
         Ok(Settings {
             addr,
             ops_addr,
             database_url,
+            api_keys,
         })
     }
 }

@@ -23,6 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         db: db.clone(),
         chat: tokio::sync::broadcast::channel(256).0,
         active: Arc::new(auth::ActiveUsers::new()),
+        api_keys: Arc::new(settings.api_keys.clone()),
     };
     let active = state.active.clone();
     tokio::spawn(async move {

@@ -47,6 +47,7 @@ fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .env("SENTRY_DSN", sentry.dsn())
         .env("GLIMPSE_ENV", "staging")
+        .env("GLIMPSE_API_KEYS", "ci-deploy:s3cr3t-key-value")
         .spawn()
         .expect("start glimpse-api");
     let logs = Arc::new(Mutex::new(Vec::new()));
@@ -196,6 +197,8 @@ fn drive_traffic(addr: SocketAddr) {
         );
         assert_eq!(status, if fail { 402 } else { 201 });
     }
+    // Security events: failed logins, API keys, an admin's permission change.
+    security_traffic(addr, &a, &b);
     // 5xx well above 5 % of requests.
     for _ in 0..5 {
         assert_eq!(http(addr, "GET", "/debug/error", &[], "").0, 500);
@@ -213,6 +216,97 @@ fn drive_traffic(addr: SocketAddr) {
         chat(addr, &a, 3).await;
         chat(addr, &b, 2).await;
     });
+}
+
+/// What [`security_traffic`] sends, as the counters must show it.
+const SECURITY_COUNTS: &[(&str, u64)] = &[
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="bad_password"}"#,
+        2,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="unknown_user"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="permission_change",outcome="granted"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="audit",event_type="admin_action",outcome="set_permission"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="audit",event_type="user_data_access",outcome="read"}"#,
+        20,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="ci-deploy",outcome="accepted"}"#,
+        2,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="ci-deploy",outcome="rejected"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="unknown",outcome="rejected"}"#,
+        1,
+    ),
+];
+
+fn security_traffic(addr: SocketAddr, a: &str, b: &str) {
+    let login = |user: &str, password: &str| {
+        http(
+            addr,
+            "POST",
+            "/sessions",
+            &[],
+            &format!(r#"{{"user_id":"{user}","password":"{password}"}}"#),
+        )
+        .0
+    };
+    assert_eq!(login(a, "demo"), 201);
+    assert_eq!(login(a, "guess1"), 401);
+    assert_eq!(login(b, "guess2"), 401);
+    assert_eq!(login("nobody", "demo"), 401);
+    let with_key = |key: &str| {
+        http(
+            addr,
+            "GET",
+            &format!("/users/{a}"),
+            &[("x-api-key", key)],
+            "",
+        )
+        .0
+    };
+    assert_eq!(with_key("ci-deploy.s3cr3t-key-value"), 200);
+    assert_eq!(with_key("ci-deploy.s3cr3t-key-value"), 200);
+    assert_eq!(with_key("ci-deploy.wrong"), 401);
+    assert_eq!(with_key("stolen.s3cr3t-key-value"), 401);
+    let grant = |caller: &str| {
+        http(
+            addr,
+            "POST",
+            &format!("/admin/users/{b}/permissions"),
+            &[("x-user-id", caller)],
+            r#"{"permission":"moderator","granted":true}"#,
+        )
+        .0
+    };
+    assert_eq!(grant(b), 403);
+    assert_eq!(grant("admin-1"), 204);
+}
+
+/// The value of one sample line of an exposition.
+fn sample(exposition: &str, series: &str) -> Option<u64> {
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .trim()
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The expression with Grafana's variables filled in for an instant query.
@@ -331,6 +425,26 @@ fn example_service_end_to_end() {
         missing.is_empty(),
         "catalogue metrics missing from /metrics: {missing:?}"
     );
+    // Each security event was counted exactly once, by the helper that wrote its line.
+    for (series, expected) in SECURITY_COUNTS {
+        assert_eq!(
+            sample(&exposition, series),
+            Some(*expected),
+            "{series} in:\n{exposition}"
+        );
+    }
+    let logs = service.logs.lock().unwrap();
+    let lines = |event: &str| logs.iter().filter(|l| l["event_type"] == event).count();
+    assert_eq!(lines("failed_login"), 3);
+    assert_eq!(lines("permission_change"), 1);
+    assert_eq!(lines("admin_action"), 1);
+    assert!(
+        !serde_json::to_string(&*logs)
+            .unwrap()
+            .contains("s3cr3t-key-value"),
+        "an API key secret reached the logs"
+    );
+    drop(logs);
 
     // Prometheus scraped it, and every query the operations side relies on returns data.
     prom.wait_for_data("up{job=\"glimpse\"} == 1", Duration::from_secs(30))

@@ -45,6 +45,9 @@ pub enum Group {
     Database,
     /// The business helpers in [`business`](super::business).
     Business,
+    /// The audit and security helpers ([`logs::audit`](crate::logs::audit),
+    /// [`security`](super::security)).
+    Security,
     /// The core: logs, process and the SDK's own health.
     Core,
 }
@@ -67,6 +70,9 @@ pub struct MetricDef {
     pub buckets: Option<&'static [f64]>,
     /// Who emits it.
     pub group: Group,
+    /// The family's own series limit, when it must be lower than the default (labels whose
+    /// values come from callers, such as API key ids).
+    pub max_series: Option<usize>,
 }
 
 impl MetricDef {
@@ -114,6 +120,9 @@ impl MetricDef {
         if let Some(buckets) = self.buckets {
             b.buckets = buckets.into();
         }
+        if let Some(n) = self.max_series {
+            b = b.max_series(n);
+        }
         b.register()
     }
 }
@@ -147,6 +156,7 @@ const fn def(
         labels,
         buckets,
         group,
+        max_series: None,
     }
 }
 
@@ -393,6 +403,36 @@ pub const GLIMPSE_ACTIVE_USERS: MetricDef = def(
     Group::Business,
 );
 
+// ---- Security (logs::audit, metrics::security) ----
+
+/// Audit and security log lines, counted by the [`logs::audit`](crate::logs::audit) helper that
+/// writes them (so a line and its count never disagree).
+pub const GLIMPSE_AUDIT_EVENTS: MetricDef = def(
+    "glimpse_audit_events",
+    Kind::Counter,
+    None,
+    "Audit and security log lines written, by log type, event type and bounded outcome.",
+    &["log_type", "event_type", "outcome"],
+    None,
+    Group::Security,
+);
+/// The most API key ids [`GLIMPSE_API_KEY_REQUESTS`] keeps apart (more land in its overflow
+/// series).
+pub const API_KEY_MAX_SERIES: usize = 200;
+/// Requests authenticated with an API key, by key id (never the key) and outcome.
+pub const GLIMPSE_API_KEY_REQUESTS: MetricDef = MetricDef {
+    max_series: Some(API_KEY_MAX_SERIES),
+    ..def(
+        "glimpse_api_key_requests",
+        Kind::Counter,
+        None,
+        "Requests that presented an API key, by key id (never the key) and outcome (accepted, rejected).",
+        &["api_key_id", "outcome"],
+        None,
+        Group::Security,
+    )
+};
+
 // ---- Core ----
 
 /// Log events written, by level (the Logs Analysis dashboard's error frequency).
@@ -549,6 +589,8 @@ pub static ALL: &[&MetricDef] = &[
     &GLIMPSE_MESSAGES_SENT,
     &GLIMPSE_PAYMENTS_PROCESSED,
     &GLIMPSE_ACTIVE_USERS,
+    &GLIMPSE_AUDIT_EVENTS,
+    &GLIMPSE_API_KEY_REQUESTS,
     &GLIMPSE_LOG_EVENTS,
     &GLIMPSE_TELEMETRY_LOG_LINES_DROPPED,
     &GLIMPSE_TELEMETRY_SPANS,

@@ -1,11 +1,14 @@
 //! The HTTP API: the router, the shared state, and the error type handlers return.
 
+mod admin;
 mod chat;
 mod debug;
 mod matches;
 mod payments;
+mod sessions;
 mod users;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -28,6 +31,8 @@ pub struct AppState {
     pub chat: broadcast::Sender<Arc<str>>,
     /// Who was active recently.
     pub active: Arc<auth::ActiveUsers>,
+    /// The API keys: id → secret.
+    pub api_keys: Arc<HashMap<String, String>>,
 }
 
 /// The API routes, with the telemetry layer around everything (and the demo auth inside it,
@@ -36,6 +41,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/users", post(users::register))
         .route("/users/{id}", get(users::fetch))
+        .route("/sessions", post(sessions::login))
+        .route("/admin/users/{id}/permissions", post(admin::set_permission))
         .route("/matches", post(matches::create))
         .route("/chat", get(chat::connect))
         .route("/payments", post(payments::process))
@@ -55,6 +62,10 @@ pub fn router(state: AppState) -> Router {
 pub enum ApiError {
     /// 400
     BadRequest(&'static str),
+    /// 401
+    Unauthorized,
+    /// 403
+    Forbidden,
     /// 404
     NotFound(&'static str),
     /// 500: the database failed (sqlx's instrumentation already logged and reported it).
@@ -73,6 +84,16 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(msg) => (
                 StatusCode::BAD_REQUEST,
                 Json(serde_json::json!({ "error": msg })),
+            )
+                .into_response(),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({ "error": "unauthorized" })),
+            )
+                .into_response(),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Json(serde_json::json!({ "error": "forbidden" })),
             )
                 .into_response(),
             ApiError::NotFound(what) => (
