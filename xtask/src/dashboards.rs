@@ -20,6 +20,7 @@ use glimpse_telemetry::metrics::catalogue::{
 use serde_json::{Value, json};
 
 mod security;
+mod slo;
 
 use crate::names::{bucket, count, s};
 use crate::provisioning::PROMETHEUS_UID;
@@ -398,6 +399,10 @@ pub(crate) fn all() -> Vec<Dashboard> {
         Dashboard {
             file: "glimpse-security.json",
             json: security::security(),
+        },
+        Dashboard {
+            file: "glimpse-slo.json",
+            json: slo::slo(),
         },
     ]
 }

@@ -9,6 +9,7 @@ use glimpse_telemetry::metrics::catalogue::{
 use crate::names::{bucket, count, s};
 
 pub(crate) mod security;
+pub(crate) mod slo;
 use crate::yaml::{self, Y, map, str_map};
 
 /// Where the runbooks live; each alert links to `#<its name in lower case>`.
@@ -196,12 +197,20 @@ pub(crate) const HTTP: &str = "glimpse-http";
 pub(crate) const DATABASE: &str = "glimpse-database";
 pub(crate) const BUSINESS: &str = "glimpse-business";
 pub(crate) const INFRASTRUCTURE: &str = "glimpse-infrastructure";
-pub(crate) const GROUPS: [&str; 5] = [HTTP, DATABASE, BUSINESS, INFRASTRUCTURE, security::SECURITY];
+pub(crate) const GROUPS: [&str; 6] = [
+    HTTP,
+    DATABASE,
+    BUSINESS,
+    INFRASTRUCTURE,
+    security::SECURITY,
+    slo::SLO,
+];
 
 /// The recording rules, in evaluation order: the guide's, then those of the other modules.
 pub(crate) fn recordings() -> Vec<Recording> {
     let mut out = guide_recordings();
     out.extend(security::recordings());
+    out.extend(slo::recordings());
     out
 }
 
@@ -209,6 +218,7 @@ pub(crate) fn recordings() -> Vec<Recording> {
 pub(crate) fn alerts() -> Vec<Alert> {
     let mut out = guide_alerts();
     out.extend(security::alerts());
+    out.extend(slo::alerts());
     out
 }
 
