@@ -19,6 +19,7 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::{Value, json};
 
+mod runtime;
 mod security;
 mod slo;
 
@@ -980,6 +981,7 @@ fn infrastructure() -> Value {
         .w(3)
     });
 
+    runtime::panels(&mut l);
     l.row("Hosts and Redis (node_exporter, redis_exporter)");
     l.add(
         ts(

@@ -20,6 +20,7 @@ fn group_title(g: Group) -> &'static str {
         Group::Business => "Business",
         Group::Security => "Security",
         Group::Core => "Core and process",
+        Group::Runtime => "Tokio runtime",
         _ => "Other",
     }
 }
@@ -47,6 +48,12 @@ fn group_intro(g: Group) -> &'static str {
              line it writes) and by `glimpse_telemetry::metrics::security::api_key_used()`. \
              Registered by `init`, with a zero series for every bounded event."
         }
+        Group::Runtime => {
+            "Read at scrape time from tokio's stable `RuntimeMetrics` API (no `tokio_unstable`) \
+             for the runtime `init` runs in (or the one given to \
+             `glimpse_telemetry::metrics::runtime::register`). Saturation: busy seconds per \
+             second per worker near 1 and a global queue that does not drain."
+        }
         Group::Core => {
             "Emitted by the core: logs, the SDK's own health, the resource (`target_info`) and \
              the process (Linux, read at scrape time)."
@@ -55,12 +62,13 @@ fn group_intro(g: Group) -> &'static str {
     }
 }
 
-const GROUPS: [Group; 6] = [
+const GROUPS: [Group; 7] = [
     Group::Http,
     Group::WebSocket,
     Group::Database,
     Group::Business,
     Group::Security,
+    Group::Runtime,
     Group::Core,
 ];
 

@@ -69,6 +69,10 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
              not a plausible id; at most 200 ids, then the overflow series"
         }
         ("glimpse_api_key_requests", "outcome") => "`accepted`, `rejected`",
+        (_, "tokio_worker") => {
+            "the worker's index, `0` to the number of workers minus one (bounded by \
+             `tokio_runtime_workers`)"
+        }
         (_, "level") => "`ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`",
         ("glimpse_telemetry_cardinality_overflow", "metric") => {
             "the family that reached its series limit (bounded by the number of families)"

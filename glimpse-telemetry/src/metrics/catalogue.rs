@@ -50,6 +50,8 @@ pub enum Group {
     Security,
     /// The core: logs, process and the SDK's own health.
     Core,
+    /// The tokio runtime, read at scrape time ([`runtime`](super::runtime)).
+    Runtime,
 }
 
 /// The description of one metric family.
@@ -433,6 +435,59 @@ pub const GLIMPSE_API_KEY_REQUESTS: MetricDef = MetricDef {
     )
 };
 
+// ---- Tokio runtime (metrics::runtime, stable RuntimeMetrics, read at scrape time) ----
+
+/// `RuntimeMetrics::num_workers`.
+pub const TOKIO_RUNTIME_WORKERS: MetricDef = def(
+    "tokio_runtime_workers",
+    Kind::Gauge,
+    None,
+    "Worker threads of the service's tokio runtime.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::num_alive_tasks`.
+pub const TOKIO_RUNTIME_ALIVE_TASKS: MetricDef = def(
+    "tokio_runtime_alive_tasks",
+    Kind::Gauge,
+    None,
+    "Tasks spawned on the runtime and not finished yet.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::global_queue_depth`.
+pub const TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH: MetricDef = def(
+    "tokio_runtime_global_queue_depth",
+    Kind::Gauge,
+    None,
+    "Tasks waiting in the runtime's global (injection) queue for a worker.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::worker_total_busy_duration`, per worker.
+pub const TOKIO_RUNTIME_WORKER_BUSY_DURATION: MetricDef = def(
+    "tokio_runtime_worker_busy_duration_seconds",
+    Kind::Counter,
+    Some(Unit::Seconds),
+    "Time each worker thread spent running tasks (not parked), by worker index.",
+    &["tokio_worker"],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::worker_park_count`, per worker.
+pub const TOKIO_RUNTIME_WORKER_PARKS: MetricDef = def(
+    "tokio_runtime_worker_parks",
+    Kind::Counter,
+    None,
+    "Times each worker thread parked (found no work and went to sleep), by worker index.",
+    &["tokio_worker"],
+    None,
+    Group::Runtime,
+);
+
 // ---- Core ----
 
 /// Log events written, by level (the Logs Analysis dashboard's error frequency).
@@ -591,6 +646,11 @@ pub static ALL: &[&MetricDef] = &[
     &GLIMPSE_ACTIVE_USERS,
     &GLIMPSE_AUDIT_EVENTS,
     &GLIMPSE_API_KEY_REQUESTS,
+    &TOKIO_RUNTIME_WORKERS,
+    &TOKIO_RUNTIME_ALIVE_TASKS,
+    &TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
+    &TOKIO_RUNTIME_WORKER_BUSY_DURATION,
+    &TOKIO_RUNTIME_WORKER_PARKS,
     &GLIMPSE_LOG_EVENTS,
     &GLIMPSE_TELEMETRY_LOG_LINES_DROPPED,
     &GLIMPSE_TELEMETRY_SPANS,

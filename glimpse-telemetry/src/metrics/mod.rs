@@ -29,6 +29,7 @@ mod exposition;
 mod family;
 mod instruments;
 mod process;
+pub mod runtime;
 pub mod security;
 #[cfg(feature = "metrics-server")]
 pub(crate) mod server;
