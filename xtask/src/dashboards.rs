@@ -19,6 +19,7 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::{Value, json};
 
+mod data;
 mod runtime;
 mod security;
 mod slo;
@@ -981,6 +982,7 @@ fn infrastructure() -> Value {
         .w(3)
     });
 
+    data::panels(&mut l);
     runtime::panels(&mut l);
     l.row("Hosts and Redis (node_exporter, redis_exporter)");
     l.add(

@@ -35,8 +35,9 @@ fn group_intro(g: Group) -> &'static str {
             "Emitted by `glimpse-telemetry-axum`'s instrumented WebSocket upgrades."
         }
         Group::Database => {
-            "Emitted by `glimpse-telemetry-sqlx` for every query and, read at scrape time, for \
-             every connection pool."
+            "Emitted by `glimpse-telemetry-sqlx` for every query and transaction and, read at \
+             scrape time, for every connection pool; and, for any cache, by \
+             `glimpse_telemetry::metrics::cache::CacheMetrics`."
         }
         Group::Business => {
             "Emitted by the helpers in `glimpse_telemetry::metrics::business` \

@@ -69,6 +69,14 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
              not a plausible id; at most 200 ids, then the overflow series"
         }
         ("glimpse_api_key_requests", "outcome") => "`accepted`, `rejected`",
+        ("db_client_transactions", "outcome") => {
+            "`commit`, `rollback` (explicit, or the transaction was dropped), `error` (`BEGIN`, \
+             `COMMIT` or `ROLLBACK` failed)"
+        }
+        (_, "cache_name") => {
+            "the cache's fixed name as the service passes it (`users`); at most 50 caches"
+        }
+        (_, "result") => "`hit`, `miss`",
         (_, "tokio_worker") => {
             "the worker's index, `0` to the number of workers minus one (bounded by \
              `tokio_runtime_workers`)"

@@ -8,6 +8,7 @@ use glimpse_telemetry::metrics::catalogue::{
 
 use crate::names::{bucket, count, s};
 
+pub(crate) mod data;
 pub(crate) mod security;
 pub(crate) mod slo;
 use crate::yaml::{self, Y, map, str_map};
@@ -209,6 +210,7 @@ pub(crate) const GROUPS: [&str; 6] = [
 /// The recording rules, in evaluation order: the guide's, then those of the other modules.
 pub(crate) fn recordings() -> Vec<Recording> {
     let mut out = guide_recordings();
+    out.extend(data::recordings());
     out.extend(security::recordings());
     out.extend(slo::recordings());
     out

@@ -4,6 +4,7 @@
 
 use glimpse_telemetry::tracing;
 mod auth;
+mod cache;
 mod config;
 mod db;
 mod routes;
@@ -24,6 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         chat: tokio::sync::broadcast::channel(256).0,
         active: Arc::new(auth::ActiveUsers::new()),
         api_keys: Arc::new(settings.api_keys.clone()),
+        users: Arc::new(cache::UserCache::new()),
     };
     let active = state.active.clone();
     tokio::spawn(async move {

@@ -155,7 +155,8 @@ async fn chat(addr: SocketAddr, user: &str, messages: usize) {
     ws.close(None).await.unwrap();
 }
 
-fn drive_traffic(addr: SocketAddr) {
+/// Drives every kind of traffic; returns the id of a registered user.
+fn drive_traffic(addr: SocketAddr) -> String {
     let a = register(addr, "Ada");
     let b = register(addr, "Bob");
     for _ in 0..20 {
@@ -216,10 +217,25 @@ fn drive_traffic(addr: SocketAddr) {
         chat(addr, &a, 3).await;
         chat(addr, &b, 2).await;
     });
+    a
 }
 
-/// What [`security_traffic`] sends, as the counters must show it.
-const SECURITY_COUNTS: &[(&str, u64)] = &[
+/// What the traffic sends, as the counters must show it: the security events of
+/// [`security_traffic`], the user cache (22 reads of one user, the first a miss, and 20 of an
+/// unknown one) and the match's transaction.
+const EXPECTED_COUNTS: &[(&str, u64)] = &[
+    (
+        r#"glimpse_cache_lookups_total{cache_name="users",result="hit"}"#,
+        21,
+    ),
+    (
+        r#"glimpse_cache_lookups_total{cache_name="users",result="miss"}"#,
+        21,
+    ),
+    (
+        r#"db_client_transactions_total{db_system_name="sqlite",db_client_connection_pool_name="main",outcome="commit"}"#,
+        1,
+    ),
     (
         r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="bad_password"}"#,
         2,
@@ -347,7 +363,7 @@ fn example_service_end_to_end() {
         return;
     };
 
-    drive_traffic(service.addr);
+    let user = drive_traffic(service.addr);
 
     // One request, followed everywhere: response header → access log → span → GlitchTip event.
     let (status, headers, _) = http(
@@ -425,8 +441,8 @@ fn example_service_end_to_end() {
         missing.is_empty(),
         "catalogue metrics missing from /metrics: {missing:?}"
     );
-    // Each security event was counted exactly once, by the helper that wrote its line.
-    for (series, expected) in SECURITY_COUNTS {
+    // Each event was counted exactly once (the security ones by the helper that wrote the line).
+    for (series, expected) in EXPECTED_COUNTS {
         assert_eq!(
             sample(&exposition, series),
             Some(*expected),
@@ -451,6 +467,15 @@ fn example_service_end_to_end() {
         .unwrap();
     prom.wait_for_data("glimpse:http_error_ratio:rate5m", Duration::from_secs(30))
         .unwrap();
+    // Cache hits while Prometheus watches: the hit ratio leaves out caches whose lookups did
+    // not grow in the window, and the first ones may have come before the first scrape.
+    for _ in 0..5 {
+        assert_eq!(
+            http(service.addr, "GET", &format!("/users/{user}"), &[], "").0,
+            200
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
     let mut empty = Vec::new();
     let mut checked = 0;
     for q in xtask::queries().into_iter().filter(|q| !q.external) {

@@ -351,6 +351,40 @@ pub const DB_CLIENT_CONNECTION_TIMEOUTS: MetricDef = def(
     None,
     Group::Database,
 );
+/// Transactions of [`InstrumentedPool::begin`] by outcome (`commit`, `rollback`, `error`).
+///
+/// [`InstrumentedPool::begin`]: https://docs.rs/glimpse-telemetry-sqlx
+pub const DB_CLIENT_TRANSACTIONS: MetricDef = def(
+    "db_client_transactions",
+    Kind::Counter,
+    None,
+    "Database transactions, by system, pool and outcome (commit, rollback: explicit or dropped, error: BEGIN, COMMIT or ROLLBACK failed).",
+    &[
+        "db_system_name",
+        "db_client_connection_pool_name",
+        "outcome",
+    ],
+    None,
+    Group::Database,
+);
+
+// ---- Caches (metrics::cache) ----
+
+/// The most series [`GLIMPSE_CACHE_LOOKUPS`] keeps (two per cache name).
+pub const CACHE_MAX_SERIES: usize = 100;
+/// Cache lookups by cache and result (`hit`, `miss`).
+pub const GLIMPSE_CACHE_LOOKUPS: MetricDef = MetricDef {
+    max_series: Some(CACHE_MAX_SERIES),
+    ..def(
+        "glimpse_cache_lookups",
+        Kind::Counter,
+        None,
+        "Cache lookups, by cache name and result (hit, miss).",
+        &["cache_name", "result"],
+        None,
+        Group::Database,
+    )
+};
 
 // ---- Business (metrics::business) ----
 
@@ -639,6 +673,8 @@ pub static ALL: &[&MetricDef] = &[
     &DB_CLIENT_CONNECTION_PENDING_REQUESTS,
     &DB_CLIENT_CONNECTION_WAIT_TIME,
     &DB_CLIENT_CONNECTION_TIMEOUTS,
+    &DB_CLIENT_TRANSACTIONS,
+    &GLIMPSE_CACHE_LOOKUPS,
     &GLIMPSE_USER_REGISTRATIONS,
     &GLIMPSE_MATCHES_CREATED,
     &GLIMPSE_MESSAGES_SENT,

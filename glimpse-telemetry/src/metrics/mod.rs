@@ -24,6 +24,7 @@
 //! the alert rules and the dashboards are generated from it.
 
 pub mod business;
+pub mod cache;
 pub mod catalogue;
 mod exposition;
 mod family;

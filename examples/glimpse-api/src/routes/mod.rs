@@ -33,6 +33,8 @@ pub struct AppState {
     pub active: Arc<auth::ActiveUsers>,
     /// The API keys: id → secret.
     pub api_keys: Arc<HashMap<String, String>>,
+    /// User lookups, cached.
+    pub users: Arc<crate::cache::UserCache>,
 }
 
 /// The API routes, with the telemetry layer around everything (and the demo auth inside it,
