@@ -20,6 +20,7 @@ use glimpse_telemetry::metrics::catalogue::{
 use serde_json::{Value, json};
 
 mod data;
+mod product;
 mod runtime;
 mod security;
 mod slo;
@@ -777,6 +778,7 @@ fn business_metrics() -> Value {
         .thresholds(&[(0.1, "red")])
     });
 
+    product::panels(&mut l);
     dashboard(
         "glimpse-business-metrics",
         "Glimpse / Business Metrics",

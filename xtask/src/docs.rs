@@ -42,7 +42,7 @@ fn group_intro(g: Group) -> &'static str {
         Group::Business => {
             "Emitted by the helpers in `glimpse_telemetry::metrics::business` \
              (`user_registered()`, `match_created()`, `message_sent()`, `payment_processed()`, \
-             `set_active_users()`). Registered by `init`, so they read 0 before the first event."
+             `payment_amount()`, `set_active_users()`). Registered by `init`, so they read 0 before the first event."
         }
         Group::Security => {
             "Emitted by the audit helpers in `glimpse_telemetry::logs::audit` (each counts the \

@@ -43,7 +43,13 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
         }
         (_, "db_client_connection_pool_name") => "the pool's name (one per pool the service opens)",
         (_, "db_client_connection_state") => "`idle`, `used`",
-        ("glimpse_payments_processed", "outcome") => "`succeeded`, `failed`",
+        ("glimpse_payments_processed" | "glimpse_payment_amount_minor", "outcome") => {
+            "`succeeded`, `failed`"
+        }
+        (_, "currency") => {
+            "the ISO 4217 code when it is one of 32 common currencies (`EUR`, `USD`, `GBP`, \
+             `JPY`, ... see `business::CURRENCIES`), `other` otherwise"
+        }
         ("glimpse_telemetry_spans", "outcome") => {
             "`exported`, `failed` (the collector returned an error), `dropped` (the export \
              queue was full)"

@@ -236,6 +236,15 @@ const EXPECTED_COUNTS: &[(&str, u64)] = &[
         r#"db_client_transactions_total{db_system_name="sqlite",db_client_connection_pool_name="main",outcome="commit"}"#,
         1,
     ),
+    // 6 of the 10 payments of 19.99 EUR succeed.
+    (
+        r#"glimpse_payment_amount_minor_total{currency="EUR",outcome="succeeded"}"#,
+        6 * 1999,
+    ),
+    (
+        r#"glimpse_payment_amount_minor_total{currency="EUR",outcome="failed"}"#,
+        4 * 1999,
+    ),
     (
         r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="bad_password"}"#,
         2,
@@ -476,6 +485,16 @@ fn example_service_end_to_end() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+    // Likewise a registration, a match and a payment for the conversion panels, which leave
+    // out windows without registrations.
+    let (c, d) = (
+        register(service.addr, "Cleo"),
+        register(service.addr, "Dan"),
+    );
+    let matched = format!(r#"{{"user_a":"{c}","user_b":"{d}"}}"#);
+    assert_eq!(http(service.addr, "POST", "/matches", &[], &matched).0, 201);
+    let paid = format!(r#"{{"user_id":"{c}","amount_minor":500,"currency":"usd"}}"#);
+    assert_eq!(http(service.addr, "POST", "/payments", &[], &paid).0, 201);
     let mut empty = Vec::new();
     let mut checked = 0;
     for q in xtask::queries().into_iter().filter(|q| !q.external) {

@@ -428,6 +428,17 @@ pub const GLIMPSE_PAYMENTS_PROCESSED: MetricDef = def(
     None,
     Group::Business,
 );
+/// Payment amounts in minor units (cents), by currency and outcome: revenue is the
+/// `succeeded` sum per currency.
+pub const GLIMPSE_PAYMENT_AMOUNT: MetricDef = def(
+    "glimpse_payment_amount_minor",
+    Kind::Counter,
+    None,
+    "Sum of payment amounts in minor units (cents), by currency (ISO 4217, a fixed list, other) and outcome.",
+    &["currency", "outcome"],
+    None,
+    Group::Business,
+);
 /// Users active in the last five minutes, as the service counts them.
 pub const GLIMPSE_ACTIVE_USERS: MetricDef = def(
     "glimpse_active_users",
@@ -679,6 +690,7 @@ pub static ALL: &[&MetricDef] = &[
     &GLIMPSE_MATCHES_CREATED,
     &GLIMPSE_MESSAGES_SENT,
     &GLIMPSE_PAYMENTS_PROCESSED,
+    &GLIMPSE_PAYMENT_AMOUNT,
     &GLIMPSE_ACTIVE_USERS,
     &GLIMPSE_AUDIT_EVENTS,
     &GLIMPSE_API_KEY_REQUESTS,
