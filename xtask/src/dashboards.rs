@@ -24,6 +24,7 @@ mod product;
 mod runtime;
 mod security;
 mod slo;
+mod ws;
 
 use crate::names::{bucket, count, s};
 use crate::provisioning::PROMETHEUS_UID;
@@ -672,6 +673,7 @@ fn application_overview() -> Value {
         .stacked(),
     );
 
+    ws::panels(&mut l);
     dashboard(
         "glimpse-app-overview",
         "Glimpse / Application Overview",

@@ -11,6 +11,7 @@ use crate::names::{bucket, count, s};
 pub(crate) mod data;
 pub(crate) mod security;
 pub(crate) mod slo;
+pub(crate) mod ws;
 use crate::yaml::{self, Y, map, str_map};
 
 /// Where the runbooks live; each alert links to `#<its name in lower case>`.
@@ -211,6 +212,7 @@ pub(crate) const GROUPS: [&str; 6] = [
 pub(crate) fn recordings() -> Vec<Recording> {
     let mut out = guide_recordings();
     out.extend(data::recordings());
+    out.extend(ws::recordings());
     out.extend(security::recordings());
     out.extend(slo::recordings());
     out
@@ -220,6 +222,7 @@ pub(crate) fn recordings() -> Vec<Recording> {
 pub(crate) fn alerts() -> Vec<Alert> {
     let mut out = guide_alerts();
     out.extend(security::alerts());
+    out.extend(ws::alerts());
     out.extend(slo::alerts());
     out
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Where the service listens and what it talks to.
 pub struct Settings {
@@ -14,6 +15,9 @@ pub struct Settings {
     /// `GLIMPSE_API_KEYS`: `id:secret` pairs separated by commas; a client sends
     /// `x-api-key: <id>.<secret>`. Default none.
     pub api_keys: HashMap<String, String>,
+    /// `GLIMPSE_WS_PING_INTERVAL_MS`: how often the chat pings its clients to measure the
+    /// round trip; `0` turns pings off. Default the SDK's (20 s).
+    pub ws_ping_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -53,11 +57,23 @@ impl Settings {
                 }
             }
         }
+        let ws_ping_interval = match std::env::var("GLIMPSE_WS_PING_INTERVAL_MS") {
+            Ok(v) if !v.trim().is_empty() => {
+                let ms: u64 = v.trim().parse().map_err(|_| {
+                    format!(
+                        "invalid value {v:?} for GLIMPSE_WS_PING_INTERVAL_MS: expected milliseconds"
+                    )
+                })?;
+                (ms > 0).then(|| Duration::from_millis(ms))
+            }
+            _ => Some(glimpse_telemetry_axum::ws::DEFAULT_PING_INTERVAL),
+        };
         Ok(Settings {
             addr,
             ops_addr,
             database_url,
             api_keys,
+            ws_ping_interval,
         })
     }
 }

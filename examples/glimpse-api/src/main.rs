@@ -26,6 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         active: Arc::new(auth::ActiveUsers::new()),
         api_keys: Arc::new(settings.api_keys.clone()),
         users: Arc::new(cache::UserCache::new()),
+        ws_ping_interval: settings.ws_ping_interval,
     };
     let active = state.active.clone();
     tokio::spawn(async move {

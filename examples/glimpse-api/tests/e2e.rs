@@ -48,6 +48,7 @@ fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
         .env("SENTRY_DSN", sentry.dsn())
         .env("GLIMPSE_ENV", "staging")
         .env("GLIMPSE_API_KEYS", "ci-deploy:s3cr3t-key-value")
+        .env("GLIMPSE_WS_PING_INTERVAL_MS", "100")
         .spawn()
         .expect("start glimpse-api");
     let logs = Arc::new(Mutex::new(Vec::new()));
@@ -144,14 +145,24 @@ async fn chat(addr: SocketAddr, user: &str, messages: usize) {
         ws.send(Message::Text(format!("hello {i}").into()))
             .await
             .unwrap();
-        // Our own message comes back through the room.
-        let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert!(echoed.to_text().unwrap().ends_with(&format!("hello {i}")));
+        // Our own message comes back through the room (after the server's pings, which
+        // tungstenite answers by itself).
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = msg {
+                assert!(text.as_str().ends_with(&format!("hello {i}")));
+                break;
+            }
+        }
     }
+    // Stay for a few pings (every 100 ms here): reading sends their pongs.
+    let until = tokio::time::Instant::now() + Duration::from_millis(350);
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until, ws.next()).await {}
+    tokio::time::sleep(Duration::from_millis(50)).await;
     ws.close(None).await.unwrap();
 }
 
@@ -458,6 +469,15 @@ fn example_service_end_to_end() {
             "{series} in:\n{exposition}"
         );
     }
+    // The chat's pings came back (every 100 ms, while each client stayed 350 ms or more).
+    let round_trips = sample(
+        &exposition,
+        r#"websocket_server_ping_duration_seconds_count{http_route="/chat"}"#,
+    );
+    assert!(
+        round_trips.is_some_and(|n| n >= 2),
+        "ping round trips: {round_trips:?}"
+    );
     let logs = service.logs.lock().unwrap();
     let lines = |event: &str| logs.iter().filter(|l| l["event_type"] == event).count();
     assert_eq!(lines("failed_login"), 3);

@@ -275,6 +275,20 @@ pub const WEBSOCKET_SERVER_CLOSES: MetricDef = def(
     None,
     Group::WebSocket,
 );
+/// Buckets of the WebSocket ping round trip, with the KPI (100 ms) as a bound.
+pub const WEBSOCKET_PING_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Ping-to-pong round trip of the pings the instrumented WebSocket sends on an interval.
+pub const WEBSOCKET_SERVER_PING_DURATION: MetricDef = def(
+    "websocket_server_ping_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Round trip of the server's WebSocket pings, from sending the ping to receiving its pong, by route.",
+    &["http_route"],
+    Some(WEBSOCKET_PING_BUCKETS),
+    Group::WebSocket,
+);
 
 // ---- Database (glimpse-telemetry-sqlx) ----
 
@@ -677,6 +691,7 @@ pub static ALL: &[&MetricDef] = &[
     &WEBSOCKET_SERVER_MESSAGE_SIZE,
     &WEBSOCKET_SERVER_CONNECTION_DURATION,
     &WEBSOCKET_SERVER_CLOSES,
+    &WEBSOCKET_SERVER_PING_DURATION,
     &DB_CLIENT_OPERATION_DURATION,
     &DB_CLIENT_SLOW_QUERIES,
     &DB_CLIENT_CONNECTION_COUNT,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub api_keys: Arc<HashMap<String, String>>,
     /// User lookups, cached.
     pub users: Arc<crate::cache::UserCache>,
+    /// How often the chat pings its clients (`None`: never).
+    pub ws_ping_interval: Option<std::time::Duration>,
 }
 
 /// The API routes, with the telemetry layer around everything (and the demo auth inside it,
