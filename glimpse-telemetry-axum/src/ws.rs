@@ -133,6 +133,8 @@ impl WebSocketUpgrade {
     /// [`DEFAULT_PING_INTERVAL`]. Pings go out while the handler waits in
     /// [`recv`](WebSocket::recv) (or polls the stream), which a handler of incoming messages does
     /// all the time; a send-only handler sends none. Browsers answer pings by themselves.
+    /// The pings need the runtime's timers (`#[tokio::main]` and `enable_all()` have them);
+    /// on a runtime built without `enable_time()`, pass `None`.
     ///
     /// ```no_run
     /// # use glimpse_telemetry_axum::ws::WebSocketUpgrade;
