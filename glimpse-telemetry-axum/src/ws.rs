@@ -11,7 +11,11 @@
 //!   whenever the connection's task runs, with the upgrade's `request_id` and `user_id`: log lines
 //!   of the connection carry the same `requestId`, `userId` and `traceId` as the upgrade request;
 //! - one log line when it closes (`websocket closed`, with the close code, the duration and the
-//!   message counts).
+//!   message counts);
+//! - a ping every [`DEFAULT_PING_INTERVAL`] (see [`WebSocketUpgrade::ping_interval`]), sent
+//!   while the handler waits for messages, and its round trip, from sending the ping to
+//!   receiving the pong, in `websocket_server_ping_duration_seconds` (the pongs still reach the
+//!   handler).
 //!
 //! ```no_run
 //! use axum::{Router, routing::get, response::Response};
@@ -40,7 +44,7 @@ use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock, OnceLock, RwLock};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, MatchedPath};
 use axum::response::Response;
@@ -49,6 +53,7 @@ use futures_sink::Sink;
 use glimpse_telemetry::metrics::catalogue::{
     WEBSOCKET_SERVER_ACTIVE_CONNECTIONS, WEBSOCKET_SERVER_CLOSES,
     WEBSOCKET_SERVER_CONNECTION_DURATION, WEBSOCKET_SERVER_MESSAGE_SIZE, WEBSOCKET_SERVER_MESSAGES,
+    WEBSOCKET_SERVER_PING_DURATION,
 };
 use glimpse_telemetry::metrics::{Counter, Family, Gauge, Histogram};
 use glimpse_telemetry::otel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -66,12 +71,17 @@ pub const WS_TARGET: &str = "glimpse_telemetry_axum::ws";
 /// The `websocket_close_code` of connections that ended without a close frame.
 pub const NO_CLOSE_CODE: &str = "none";
 
+/// How often an instrumented WebSocket pings its peer to measure the round trip, unless
+/// [`WebSocketUpgrade::ping_interval`] says otherwise.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(20);
+
 /// axum's `WebSocketUpgrade`, remembering the route, whose connections are instrumented.
 ///
 /// Everything axum's offers is reachable through [`WebSocketUpgrade::map`].
 pub struct WebSocketUpgrade {
     inner: axum::extract::ws::WebSocketUpgrade,
     route: Arc<str>,
+    ping_interval: Option<Duration>,
 }
 
 impl std::fmt::Debug for WebSocketUpgrade {
@@ -92,7 +102,11 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
             .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
             .into();
         let inner = axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state).await?;
-        Ok(WebSocketUpgrade { inner, route })
+        Ok(WebSocketUpgrade {
+            inner,
+            route,
+            ping_interval: Some(DEFAULT_PING_INTERVAL),
+        })
     }
 }
 
@@ -114,6 +128,27 @@ impl WebSocketUpgrade {
         self
     }
 
+    /// How often the connection pings its peer to measure the round trip
+    /// (`websocket_server_ping_duration_seconds`); `None` sends no pings. Default
+    /// [`DEFAULT_PING_INTERVAL`]. Pings go out while the handler waits in
+    /// [`recv`](WebSocket::recv) (or polls the stream), which a handler of incoming messages does
+    /// all the time; a send-only handler sends none. Browsers answer pings by themselves.
+    /// The pings need the runtime's timers (`#[tokio::main]` and `enable_all()` have them);
+    /// on a runtime built without `enable_time()`, pass `None`.
+    ///
+    /// ```no_run
+    /// # use glimpse_telemetry_axum::ws::WebSocketUpgrade;
+    /// # use std::time::Duration;
+    /// # async fn h(ws: WebSocketUpgrade) -> axum::response::Response {
+    /// ws.ping_interval(Some(Duration::from_secs(5)))
+    ///     .on_upgrade(|_socket| async {})
+    /// # }
+    /// ```
+    pub fn ping_interval(mut self, every: Option<Duration>) -> Self {
+        self.ping_interval = every.filter(|d| !d.is_zero());
+        self
+    }
+
     /// The route template this upgrade came in on.
     pub fn route(&self) -> &str {
         &self.route
@@ -132,6 +167,7 @@ impl WebSocketUpgrade {
         // The active OpenTelemetry context is the upgrade request's server span.
         let parent = glimpse_telemetry::otel::Context::current();
         let route = self.route;
+        let ping_interval = self.ping_interval;
         let failed_route = route.clone();
         self.inner
             .on_failed_upgrade(move |error| {
@@ -150,9 +186,12 @@ impl WebSocketUpgrade {
                     websocket.close_code = tracing::field::Empty,
                 );
                 let _ = span.set_parent(parent);
+                let conn = Connection::open(route, span.clone());
+                let pinger = ping_interval.map(|every| Pinger::new(every, &conn));
                 let socket = WebSocket {
                     inner: socket,
-                    conn: Connection::open(route, span.clone()),
+                    conn,
+                    pinger,
                 };
                 callback(socket).instrument(span)
             })
@@ -165,6 +204,80 @@ impl WebSocketUpgrade {
 pub struct WebSocket {
     inner: axum::extract::ws::WebSocket,
     conn: Connection,
+    pinger: Option<Pinger>,
+}
+
+/// The pings of one connection: a timer, and the ping in flight.
+struct Pinger {
+    interval: tokio::time::Interval,
+    /// The timer fired and the ping is not sent yet (the sink was not ready).
+    due: bool,
+    /// The ping is written but not flushed yet.
+    flushing: bool,
+    /// The sequence number (the payload) and send time of the ping awaiting its pong.
+    in_flight: Option<(u64, Instant)>,
+    seq: u64,
+    round_trip: Option<Histogram>,
+}
+
+impl Pinger {
+    fn new(every: Duration, conn: &Connection) -> Pinger {
+        let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Pinger {
+            interval,
+            due: false,
+            flushing: false,
+            in_flight: None,
+            seq: 0,
+            round_trip: conn.metrics.handles.as_ref().map(|h| h.ping.clone()),
+        }
+    }
+
+    /// Sends the ping when it is due and the sink is ready; never blocks the receive.
+    fn poll_send(
+        &mut self,
+        inner: &mut axum::extract::ws::WebSocket,
+        conn: &mut Connection,
+        cx: &mut Context<'_>,
+    ) {
+        if self.interval.poll_tick(cx).is_ready() {
+            self.due = true;
+        }
+        if self.due {
+            match Pin::new(&mut *inner).poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    self.due = false;
+                    self.seq += 1;
+                    let msg = Message::Ping(self.seq.to_be_bytes().to_vec().into());
+                    conn.message(SENT, &msg);
+                    if Pin::new(&mut *inner).start_send(msg).is_ok() {
+                        // A ping left unanswered is replaced: it counts as lost, not as slow.
+                        self.in_flight = Some((self.seq, Instant::now()));
+                        self.flushing = true;
+                    }
+                }
+                // A broken connection: the receive says so.
+                Poll::Ready(Err(_)) => self.due = false,
+                Poll::Pending => {}
+            }
+        }
+        if self.flushing && Pin::new(&mut *inner).poll_flush(cx).is_ready() {
+            self.flushing = false;
+        }
+    }
+
+    /// Records the round trip when `msg` is the pong of the ping in flight.
+    fn received(&mut self, msg: &Message) {
+        if let (Message::Pong(payload), Some((seq, sent))) = (msg, self.in_flight)
+            && payload.as_ref() == seq.to_be_bytes()
+        {
+            self.in_flight = None;
+            if let Some(h) = &self.round_trip {
+                h.observe_without_exemplar(sent.elapsed().as_secs_f64());
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for WebSocket {
@@ -219,9 +332,15 @@ impl Stream for WebSocket {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(p) = &mut this.pinger {
+            p.poll_send(&mut this.inner, &mut this.conn, cx);
+        }
         let polled = Pin::new(&mut this.inner).poll_next(cx);
         if let Poll::Ready(Some(Ok(msg))) = &polled {
             this.conn.message(RECEIVED, msg);
+            if let Some(p) = &mut this.pinger {
+                p.received(msg);
+            }
         }
         polled
     }
@@ -341,6 +460,7 @@ struct Handles {
     sizes: [Histogram; 2],
     duration: Histogram,
     closes: Family<Counter>,
+    ping: Histogram,
 }
 
 /// The handles of one route (`handles` is `None` if the families could not be registered).
@@ -355,6 +475,7 @@ struct Families {
     sizes: Family<Histogram>,
     duration: Family<Histogram>,
     closes: Family<Counter>,
+    ping: Family<Histogram>,
 }
 
 /// Registers the WebSocket families (the layer does it when it is built).
@@ -372,6 +493,7 @@ fn families() -> Option<&'static Families> {
                 sizes: WEBSOCKET_SERVER_MESSAGE_SIZE.register().ok()?,
                 duration: WEBSOCKET_SERVER_CONNECTION_DURATION.register().ok()?,
                 closes: WEBSOCKET_SERVER_CLOSES.register().ok()?,
+                ping: WEBSOCKET_SERVER_PING_DURATION.register().ok()?,
             })
         })
         .as_ref()
@@ -392,6 +514,7 @@ fn route_metrics(route: Arc<str>) -> Arc<RouteMetrics> {
             sizes: [RECEIVED, SENT].map(|d| f.sizes.get_or_create(&[r, DIRECTIONS[d]])),
             duration: f.duration.get_or_create(&[r]),
             closes: f.closes.clone(),
+            ping: f.ping.get_or_create(&[r]),
         }
     });
     let m = Arc::new(RouteMetrics {

@@ -173,15 +173,27 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
             Ok(conn) => conn,
             Err(e) => {
                 op.finish(Some(&e));
+                shared.transactions.error.inc();
                 return Err(e);
             }
         };
         op.executing();
         let result = Transaction::begin(MaybePoolConnection::PoolConnection(conn), None).await;
         op.finish(result.as_ref().err());
+        let tx = match result {
+            Ok(tx) => tx,
+            Err(e) => {
+                shared.transactions.error.inc();
+                return Err(e);
+            }
+        };
         Ok(InstrumentedTransaction {
+            open: Open {
+                shared: shared.clone(),
+                ended: false,
+            },
             inner: TracedConnection {
-                conn: Inner::Transaction(result?),
+                conn: Inner::Transaction(tx),
                 shared,
             },
         })
@@ -468,8 +480,52 @@ impl<DB: SupportedDatabase> DerefMut for InstrumentedConnection<DB> {
 /// A transaction begun by [`InstrumentedPool::begin`]. `&mut *tx` is its measured executor
 /// ([`TracedConnection`]); [`commit`](Self::commit) and [`rollback`](Self::rollback) are measured
 /// as `COMMIT` and `ROLLBACK`. Dropped without either, it rolls back.
+///
+/// Each transaction is counted once in `db_client_transactions_total{outcome}`: `commit`,
+/// `rollback` (explicit, or dropped without either), or `error` (`BEGIN`, `COMMIT` or
+/// `ROLLBACK` failed).
 pub struct InstrumentedTransaction<DB: SupportedDatabase> {
     inner: TracedConnection<DB>,
+    open: Open,
+}
+
+/// Counts a transaction dropped without commit or rollback as a rollback (sqlx rolls it back).
+struct Open {
+    shared: Arc<Shared>,
+    ended: bool,
+}
+
+/// How a transaction ended.
+enum Outcome {
+    Commit,
+    Rollback,
+    Error,
+}
+
+/// Counts a transaction's end once: its outcome, or `error` when the commit or rollback was
+/// dropped before it finished.
+struct Ended {
+    shared: Arc<Shared>,
+    outcome: Option<Outcome>,
+}
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let t = &self.shared.transactions;
+        match self.outcome {
+            Some(Outcome::Commit) => t.commit.inc(),
+            Some(Outcome::Rollback) => t.rollback.inc(),
+            Some(Outcome::Error) | None => t.error.inc(),
+        }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.shared.transactions.rollback.inc();
+        }
+    }
 }
 
 impl<DB: SupportedDatabase> fmt::Debug for InstrumentedTransaction<DB> {
@@ -493,18 +549,30 @@ impl<DB: SupportedDatabase> DerefMut for InstrumentedTransaction<DB> {
 
 impl<DB: SupportedDatabase> InstrumentedTransaction<DB> {
     async fn end(self, sql: &'static str, commit: bool) -> Result<(), Error> {
-        let TracedConnection { conn, shared } = self.inner;
+        let InstrumentedTransaction { inner, mut open } = self;
+        let TracedConnection { conn, shared } = inner;
         let Inner::Transaction(tx) = conn else {
             return Ok(()); // never built: an InstrumentedTransaction always holds a transaction
         };
-        let mut op = Op::new(shared, sql);
+        // Counted here, whatever happens next (a future dropped mid-commit counts as an error).
+        open.ended = true;
+        let mut op = Op::new(shared.clone(), sql);
         op.executing();
+        let mut counted = Ended {
+            shared,
+            outcome: None,
+        };
         let result = if commit {
             tx.commit().await
         } else {
             tx.rollback().await
         };
         op.finish(result.as_ref().err());
+        counted.outcome = Some(match (&result, commit) {
+            (Ok(()), true) => Outcome::Commit,
+            (Ok(()), false) => Outcome::Rollback,
+            (Err(_), _) => Outcome::Error,
+        });
         result
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use glimpse_telemetry::metrics::catalogue::{
     DB_CLIENT_CONNECTION_TIMEOUTS, DB_CLIENT_CONNECTION_WAIT_TIME, DB_CLIENT_OPERATION_DURATION,
-    DB_CLIENT_SLOW_QUERIES,
+    DB_CLIENT_SLOW_QUERIES, DB_CLIENT_TRANSACTIONS,
 };
 use glimpse_telemetry::metrics::{Counter, Family, Histogram};
 use sqlx::Either;
@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     pub(crate) timeouts: Counter,
     /// Callers inside [`Shared::acquire`](crate::pool) now.
     pub(crate) pending: AtomicI64,
+    /// `db_client_transactions_total{system, pool, outcome}`.
+    pub(crate) transactions: Transactions,
     statements: RwLock<hashbrown::HashMap<Box<str>, Arc<Parsed>>>,
 }
 
@@ -109,6 +111,22 @@ impl Shared {
             .map_err(|e| note(DB_CLIENT_CONNECTION_TIMEOUTS.name, e))
             .map(|f| f.get_or_create(&[pool]))
             .unwrap_or_default();
+        let transactions = DB_CLIENT_TRANSACTIONS
+            .register::<Counter>()
+            .map_err(|e| note(DB_CLIENT_TRANSACTIONS.name, e))
+            .ok();
+        let system = config.system_name.unwrap_or(DB::SYSTEM_NAME);
+        let tx = |outcome: &str| {
+            transactions
+                .as_ref()
+                .map(|f| f.get_or_create(&[system, pool, outcome]))
+                .unwrap_or_default()
+        };
+        let transactions = Transactions {
+            commit: tx("commit"),
+            rollback: tx("rollback"),
+            error: tx("error"),
+        };
         if !failed.is_empty() {
             tracing::warn!(
                 target: TARGET,
@@ -120,7 +138,7 @@ impl Shared {
         }
         Shared {
             pool_name: pool.into(),
-            system: config.system_name.unwrap_or(DB::SYSTEM_NAME),
+            system,
             dialect: DB::DIALECT,
             slow_threshold: config.slow_threshold,
             capture_query_text: config.capture_query_text,
@@ -130,6 +148,7 @@ impl Shared {
             wait_time,
             timeouts,
             pending: AtomicI64::new(0),
+            transactions,
             statements: RwLock::new(hashbrown::HashMap::new()),
         }
     }
@@ -153,6 +172,14 @@ impl Shared {
         }
         parsed
     }
+}
+
+/// The series of `db_client_transactions_total` of one pool, created with the pool (so every
+/// outcome reads 0 before the first transaction).
+pub(crate) struct Transactions {
+    pub(crate) commit: Counter,
+    pub(crate) rollback: Counter,
+    pub(crate) error: Counter,
 }
 
 /// One operation being measured. Recording happens once, in [`Op::finish`] or, when the

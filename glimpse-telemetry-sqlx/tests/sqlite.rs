@@ -177,6 +177,63 @@ async fn transactions_and_acquired_connections_are_measured() {
     assert!(op_count(LITE, "ROLLBACK", "", "") >= 1.0);
 }
 
+fn transactions(pool: &str, outcome: &str) -> f64 {
+    metric(
+        "db_client_transactions_total",
+        &[
+            ("db_system_name", LITE),
+            ("db_client_connection_pool_name", pool),
+            ("outcome", outcome),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_are_counted_once_by_outcome() {
+    let name = unique("lite_tx_outcomes");
+    let pool = pool(&name, |c| c).await;
+    let (parent, child) = (unique("lite_parent"), unique("lite_child"));
+    sqlx::query(&format!("CREATE TABLE {parent} (id INTEGER PRIMARY KEY)"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE {child} (parent_id INTEGER NOT NULL REFERENCES {parent}(id))"
+    ))
+    .execute(&pool)
+    .await
+    .unwrap();
+    // Every outcome reads 0 from the pool's creation.
+    for outcome in ["commit", "rollback", "error"] {
+        assert!(
+            scrape().contains(&format!(
+                r#"db_client_transactions_total{{db_system_name="sqlite",db_client_connection_pool_name="{name}",outcome="{outcome}"}} 0"#
+            )),
+            "{outcome}"
+        );
+    }
+    for _ in 0..3 {
+        pool.begin().await.unwrap().commit().await.unwrap();
+    }
+    pool.begin().await.unwrap().rollback().await.unwrap();
+    drop(pool.begin().await.unwrap()); // rolled back by sqlx
+    // A deferred foreign key fails at COMMIT.
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("PRAGMA defer_foreign_keys = ON")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query(&format!("INSERT INTO {child} (parent_id) VALUES (42)"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert!(tx.commit().await.is_err(), "the deferred constraint fails");
+
+    assert_eq!(transactions(&name, "commit"), 3.0);
+    assert_eq!(transactions(&name, "rollback"), 2.0);
+    assert_eq!(transactions(&name, "error"), 1.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_dropped_early_is_recorded_once() {
     let pool = pool(&unique("lite_stream"), |c| c).await;

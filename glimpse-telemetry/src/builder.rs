@@ -376,6 +376,8 @@ impl Builder {
 
         metrics::set_default_max_series(config.max_series);
         metrics::business::register();
+        metrics::security::register();
+        metrics::runtime::register_current();
         metrics::register_collector(identity.target_info());
 
         let needs_runtime = config.metrics_addr.is_some()

@@ -19,7 +19,13 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::{Value, json};
 
+mod data;
+mod product;
+mod runtime;
+mod security;
+mod slo;
 mod user_experience;
+mod ws;
 
 use crate::names::{bucket, count, s};
 use crate::provisioning::PROMETHEUS_UID;
@@ -376,7 +382,7 @@ fn dashboard(uid: &str, title: &str, description: &str, layout: Layout) -> Value
     })
 }
 
-/// The four dashboards.
+/// The dashboards.
 pub(crate) fn all() -> Vec<Dashboard> {
     vec![
         Dashboard {
@@ -394,6 +400,14 @@ pub(crate) fn all() -> Vec<Dashboard> {
         Dashboard {
             file: "glimpse-logs-analysis.json",
             json: logs_analysis(),
+        },
+        Dashboard {
+            file: "glimpse-security.json",
+            json: security::security(),
+        },
+        Dashboard {
+            file: "glimpse-slo.json",
+            json: slo::slo(),
         },
     ]
 }
@@ -662,6 +676,7 @@ fn application_overview() -> Value {
 
     user_experience::row(&mut l);
 
+    ws::panels(&mut l);
     dashboard(
         "glimpse-app-overview",
         "Glimpse / Application Overview",
@@ -768,6 +783,7 @@ fn business_metrics() -> Value {
         .thresholds(&[(0.1, "red")])
     });
 
+    product::panels(&mut l);
     dashboard(
         "glimpse-business-metrics",
         "Glimpse / Business Metrics",
@@ -973,6 +989,8 @@ fn infrastructure() -> Value {
         .w(3)
     });
 
+    data::panels(&mut l);
+    runtime::panels(&mut l);
     l.row("Hosts and Redis (node_exporter, redis_exporter)");
     l.add(
         ts(

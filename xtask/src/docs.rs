@@ -18,8 +18,10 @@ fn group_title(g: Group) -> &'static str {
         Group::WebSocket => "WebSocket",
         Group::Database => "Database",
         Group::Business => "Business",
+        Group::Security => "Security",
         Group::Core => "Core and process",
         Group::Browser => "Browser",
+        Group::Runtime => "Tokio runtime",
         _ => "Other",
     }
 }
@@ -34,13 +36,25 @@ fn group_intro(g: Group) -> &'static str {
             "Emitted by `glimpse-telemetry-axum`'s instrumented WebSocket upgrades."
         }
         Group::Database => {
-            "Emitted by `glimpse-telemetry-sqlx` for every query and, read at scrape time, for \
-             every connection pool."
+            "Emitted by `glimpse-telemetry-sqlx` for every query and transaction and, read at \
+             scrape time, for every connection pool; and, for any cache, by \
+             `glimpse_telemetry::metrics::cache::CacheMetrics`."
         }
         Group::Business => {
             "Emitted by the helpers in `glimpse_telemetry::metrics::business` \
              (`user_registered()`, `match_created()`, `message_sent()`, `payment_processed()`, \
-             `set_active_users()`). Registered by `init`, so they read 0 before the first event."
+             `payment_amount()`, `set_active_users()`). Registered by `init`, so they read 0 before the first event."
+        }
+        Group::Security => {
+            "Emitted by the audit helpers in `glimpse_telemetry::logs::audit` (each counts the \
+             line it writes) and by `glimpse_telemetry::metrics::security::api_key_used()`. \
+             Registered by `init`, with a zero series for every bounded event."
+        }
+        Group::Runtime => {
+            "Read at scrape time from tokio's stable `RuntimeMetrics` API (no `tokio_unstable`) \
+             for the runtime `init` runs in (or the one given to \
+             `glimpse_telemetry::metrics::runtime::register`). Saturation: busy seconds per \
+             second per worker near 1 and a global queue that does not drain."
         }
         Group::Core => {
             "Emitted by the core: logs, the SDK's own health, the resource (`target_info`) and \
@@ -55,11 +69,13 @@ fn group_intro(g: Group) -> &'static str {
     }
 }
 
-const GROUPS: [Group; 6] = [
+const GROUPS: [Group; 8] = [
     Group::Http,
     Group::WebSocket,
     Group::Database,
     Group::Business,
+    Group::Security,
+    Group::Runtime,
     Group::Core,
     Group::Browser,
 ];

@@ -43,13 +43,49 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
         }
         (_, "db_client_connection_pool_name") => "the pool's name (one per pool the service opens)",
         (_, "db_client_connection_state") => "`idle`, `used`",
-        ("glimpse_payments_processed", "outcome") => "`succeeded`, `failed`",
+        ("glimpse_payments_processed" | "glimpse_payment_amount_minor", "outcome") => {
+            "`succeeded`, `failed`"
+        }
+        (_, "currency") => {
+            "the ISO 4217 code when it is one of 32 common currencies (`EUR`, `USD`, `GBP`, \
+             `JPY`, ... see `business::CURRENCIES`), `other` otherwise"
+        }
         ("glimpse_telemetry_spans", "outcome") => {
             "`exported`, `failed` (the collector returned an error), `dropped` (the export \
              queue was full)"
         }
         ("glimpse_telemetry_error_events", "outcome") => {
             "`captured`, `dropped` (the reporter's queue was full)"
+        }
+        ("glimpse_audit_events", "log_type") => "`audit`, `security`",
+        ("glimpse_audit_events", "event_type") => {
+            "`failed_login`, `permission_change` (log type `security`); `user_data_access`, \
+             `config_change`, `payment_transaction`, `admin_action` (log type `audit`)"
+        }
+        ("glimpse_audit_events", "outcome") => {
+            "per event type: `failed_login`: the reason (`bad_password`, `unknown_user`, \
+             `locked`, `mfa_failed`, `expired`, `rate_limited`, `other`); `permission_change`: \
+             `granted`, `revoked`; `user_data_access`: `read`, `create`, `update`, `delete`, \
+             `export`, `other`; `config_change`: `changed`, `secret_changed`; \
+             `payment_transaction`: `succeeded`, `failed`; `admin_action`: the action when it is \
+             a short lower-case identifier (`ban`), `other` otherwise"
+        }
+        ("glimpse_api_key_requests", "api_key_id") => {
+            "the key's public id as the service passes it (never the key); `invalid` when it is \
+             not a plausible id; at most 200 ids, then the overflow series"
+        }
+        ("glimpse_api_key_requests", "outcome") => "`accepted`, `rejected`",
+        ("db_client_transactions", "outcome") => {
+            "`commit`, `rollback` (explicit, or the transaction was dropped), `error` (`BEGIN`, \
+             `COMMIT` or `ROLLBACK` failed)"
+        }
+        (_, "cache_name") => {
+            "the cache's fixed name as the service passes it (`users`); at most 50 caches"
+        }
+        (_, "result") => "`hit`, `miss`",
+        (_, "tokio_worker") => {
+            "the worker's index, `0` to the number of workers minus one (bounded by \
+             `tokio_runtime_workers`)"
         }
         (_, "level") => "`ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`",
         ("glimpse_telemetry_cardinality_overflow", "metric") => {

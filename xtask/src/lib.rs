@@ -4,7 +4,7 @@
 //! - `docs/metrics.md`: what each metric means, its labels and the PromQL of the KPIs;
 //! - `deploy/prometheus/alerts.yml`: recording rules and the alerts of the monitoring guide;
 //! - `deploy/prometheus/alerts.test.yml`: `promtool test rules` tests for every alert;
-//! - `deploy/grafana/dashboards/*.json` and `deploy/grafana/provisioning/`: the four dashboards
+//! - `deploy/grafana/dashboards/*.json` and `deploy/grafana/provisioning/`: the dashboards
 //!   and the data sources they need.
 //!
 //! Rules and panels are written in Rust with the catalogue's constants

@@ -7,6 +7,11 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 
 use crate::names::{bucket, count, s};
+
+pub(crate) mod data;
+pub(crate) mod security;
+pub(crate) mod slo;
+pub(crate) mod ws;
 use crate::yaml::{self, Y, map, str_map};
 
 mod user_experience;
@@ -197,10 +202,37 @@ pub(crate) const HTTP: &str = "glimpse-http";
 pub(crate) const DATABASE: &str = "glimpse-database";
 pub(crate) const BUSINESS: &str = "glimpse-business";
 pub(crate) const INFRASTRUCTURE: &str = "glimpse-infrastructure";
-pub(crate) const GROUPS: [&str; 5] = [HTTP, DATABASE, BUSINESS, INFRASTRUCTURE, BROWSER];
+pub(crate) const GROUPS: [&str; 7] = [
+    HTTP,
+    DATABASE,
+    BUSINESS,
+    INFRASTRUCTURE,
+    BROWSER,
+    security::SECURITY,
+    slo::SLO,
+];
 
-/// The recording rules, in evaluation order.
+/// The recording rules, in evaluation order: the guide's, then those of the other modules.
 pub(crate) fn recordings() -> Vec<Recording> {
+    let mut out = guide_recordings();
+    out.extend(data::recordings());
+    out.extend(ws::recordings());
+    out.extend(security::recordings());
+    out.extend(slo::recordings());
+    out
+}
+
+/// Every alert: the guide's, then those of the other modules.
+pub(crate) fn alerts() -> Vec<Alert> {
+    let mut out = guide_alerts();
+    out.extend(security::alerts());
+    out.extend(ws::alerts());
+    out.extend(slo::alerts());
+    out
+}
+
+/// The recording rules of the guide's KPIs, in evaluation order.
+fn guide_recordings() -> Vec<Recording> {
     let requests = count(&HTTP_SERVER_REQUEST_DURATION);
     let pool = "job, db_client_connection_pool_name";
     vec![
@@ -268,8 +300,8 @@ pub(crate) fn recordings() -> Vec<Recording> {
 
 const NODE_FS_FILTER: &str = r#"fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse.*""#;
 
-/// Every alert, critical first.
-pub(crate) fn alerts() -> Vec<Alert> {
+/// The guide's alerts, critical first.
+fn guide_alerts() -> Vec<Alert> {
     vec![
         service_down(),
         service_probe_failed(),

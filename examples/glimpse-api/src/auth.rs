@@ -3,14 +3,17 @@
 //! line, span and GlitchTip event of the request carries the user.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use glimpse_telemetry::metrics::business;
+use glimpse_telemetry::metrics::security::{self, ApiKeyOutcome};
+
+use crate::routes::{ApiError, AppState};
 
 /// The authenticated caller, if any (from the request's extensions).
 #[derive(Clone, Debug, Default)]
@@ -28,12 +31,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Reads `x-user-id`, records the user on the request span and counts them as active.
-pub async fn identify(
-    State(active): State<Arc<ActiveUsers>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Checks the API key of a request that presents one (`x-api-key: <id>.<secret>`), counting
+/// it by key id (never the key); then reads `x-user-id`, records the user on the request span
+/// and counts them as active.
+pub async fn identify(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(key) = req.headers().get("x-api-key") {
+        let (id, secret) = key
+            .to_str()
+            .ok()
+            .and_then(|k| k.split_once('.'))
+            .unwrap_or(("", ""));
+        match state.api_keys.get(id) {
+            Some(expected) if !secret.is_empty() && expected == secret => {
+                security::api_key_used(id, ApiKeyOutcome::Accepted);
+            }
+            // A known id with a wrong secret is counted under its id; anything else under
+            // `unknown`, so callers cannot create series.
+            Some(_) => {
+                security::api_key_used(id, ApiKeyOutcome::Rejected);
+                return ApiError::Unauthorized.into_response();
+            }
+            None => {
+                security::api_key_used("unknown", ApiKeyOutcome::Rejected);
+                return ApiError::Unauthorized.into_response();
+            }
+        }
+    }
     let user = req
         .headers()
         .get("x-user-id")
@@ -47,7 +70,7 @@ pub async fn identify(
         .map(str::to_owned);
     if let Some(id) = &user {
         glimpse_telemetry_axum::set_user_id(id);
-        active.seen(id);
+        state.active.seen(id);
     }
     req.extensions_mut().insert(Caller(user));
     next.run(req).await

@@ -1,6 +1,8 @@
 //! The service's own settings, from the environment; telemetry reads its own variables.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Where the service listens and what it talks to.
 pub struct Settings {
@@ -10,6 +12,12 @@ pub struct Settings {
     pub ops_addr: Option<SocketAddr>,
     /// `DATABASE_URL`, default an embedded SQLite file `glimpse-api.db`.
     pub database_url: String,
+    /// `GLIMPSE_API_KEYS`: `id:secret` pairs separated by commas; a client sends
+    /// `x-api-key: <id>.<secret>`. Default none.
+    pub api_keys: HashMap<String, String>,
+    /// `GLIMPSE_WS_PING_INTERVAL_MS`: how often the chat pings its clients to measure the
+    /// round trip; `0` turns pings off. Default the SDK's (20 s).
+    pub ws_ping_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -30,10 +38,42 @@ impl Settings {
                 "invalid value {database_url:?} for DATABASE_URL: expected a sqlite: or postgres:// URL"
             ));
         }
+        let mut api_keys = HashMap::new();
+        for pair in std::env::var("GLIMPSE_API_KEYS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            match pair.split_once(':') {
+                Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+                    api_keys.insert(id.to_owned(), secret.to_owned());
+                }
+                _ => {
+                    return Err(
+                        "invalid value for GLIMPSE_API_KEYS: expected id:secret pairs separated by commas"
+                            .to_owned(),
+                    );
+                }
+            }
+        }
+        let ws_ping_interval = match std::env::var("GLIMPSE_WS_PING_INTERVAL_MS") {
+            Ok(v) if !v.trim().is_empty() => {
+                let ms: u64 = v.trim().parse().map_err(|_| {
+                    format!(
+                        "invalid value {v:?} for GLIMPSE_WS_PING_INTERVAL_MS: expected milliseconds"
+                    )
+                })?;
+                (ms > 0).then(|| Duration::from_millis(ms))
+            }
+            _ => Some(glimpse_telemetry_axum::ws::DEFAULT_PING_INTERVAL),
+        };
         Ok(Settings {
             addr,
             ops_addr,
             database_url,
+            api_keys,
+            ws_ping_interval,
         })
     }
 }

@@ -32,7 +32,7 @@ macro_rules! on_pool {
 }
 
 /// A registered user.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub struct User {
     /// The id.
     pub id: String,
@@ -89,9 +89,19 @@ impl Db {
         Ok(row.map(|(id, name)| User { id, name }))
     }
 
-    /// Records a match between two existing users.
+    /// Records a match between two existing users, in a transaction (counted in
+    /// `db_client_transactions_total`; a failed insert drops it, which rolls it back).
     pub async fn insert_match(&self, id: &str, a: &str, b: &str) -> Result<(), sqlx::Error> {
-        on_pool!(self, pool => sqlx::query("INSERT INTO matches (id, user_a, user_b) VALUES ($1, $2, $3)").bind(id).bind(a).bind(b).execute(pool).await.map(|_| ()))
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO matches (id, user_a, user_b) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(a)
+                .bind(b)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })
     }
 
     /// Stores a chat message.

@@ -4,6 +4,7 @@
 
 use glimpse_telemetry::tracing;
 mod auth;
+mod cache;
 mod config;
 mod db;
 mod routes;
@@ -23,6 +24,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         db: db.clone(),
         chat: tokio::sync::broadcast::channel(256).0,
         active: Arc::new(auth::ActiveUsers::new()),
+        api_keys: Arc::new(settings.api_keys.clone()),
+        users: Arc::new(cache::UserCache::new()),
+        ws_ping_interval: settings.ws_ping_interval,
     };
     let active = state.active.clone();
     tokio::spawn(async move {

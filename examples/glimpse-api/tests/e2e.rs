@@ -73,6 +73,8 @@ fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
         .env("OTEL_BSP_SCHEDULE_DELAY", "200")
         .env("SENTRY_DSN", sentry.dsn())
         .env("GLIMPSE_ENV", "staging")
+        .env("GLIMPSE_API_KEYS", "ci-deploy:s3cr3t-key-value")
+        .env("GLIMPSE_WS_PING_INTERVAL_MS", "100")
         .spawn()
         .expect("start glimpse-api");
     let logs = Arc::new(Mutex::new(Vec::new()));
@@ -182,18 +184,29 @@ async fn chat(addr: SocketAddr, user: &str, messages: usize) {
         ws.send(Message::Text(format!("hello {i}").into()))
             .await
             .unwrap();
-        // Our own message comes back through the room.
-        let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert!(echoed.to_text().unwrap().ends_with(&format!("hello {i}")));
+        // Our own message comes back through the room (after the server's pings, which
+        // tungstenite answers by itself).
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            if let Message::Text(text) = msg {
+                assert!(text.as_str().ends_with(&format!("hello {i}")));
+                break;
+            }
+        }
     }
+    // Stay for a few pings (every 100 ms here): reading sends their pongs.
+    let until = tokio::time::Instant::now() + Duration::from_millis(350);
+    while let Ok(Some(Ok(_))) = tokio::time::timeout_at(until, ws.next()).await {}
+    tokio::time::sleep(Duration::from_millis(50)).await;
     ws.close(None).await.unwrap();
 }
 
-fn drive_traffic(addr: SocketAddr) {
+/// Drives every kind of traffic; returns the id of a registered user.
+fn drive_traffic(addr: SocketAddr) -> String {
     let a = register(addr, "Ada");
     let b = register(addr, "Bob");
     for _ in 0..20 {
@@ -235,6 +248,8 @@ fn drive_traffic(addr: SocketAddr) {
         );
         assert_eq!(status, if fail { 402 } else { 201 });
     }
+    // Security events: failed logins, API keys, an admin's permission change.
+    security_traffic(addr, &a, &b);
     // 5xx well above 5 % of requests.
     for _ in 0..5 {
         assert_eq!(http(addr, "GET", "/debug/error", &[], "").0, 500);
@@ -267,6 +282,121 @@ fn drive_traffic(addr: SocketAddr) {
         chat(addr, &a, 3).await;
         chat(addr, &b, 2).await;
     });
+    a
+}
+
+/// What the traffic sends, as the counters must show it: the security events of
+/// [`security_traffic`], the user cache (22 reads of one user, the first a miss, and 20 of an
+/// unknown one) and the match's transaction.
+const EXPECTED_COUNTS: &[(&str, u64)] = &[
+    (
+        r#"glimpse_cache_lookups_total{cache_name="users",result="hit"}"#,
+        21,
+    ),
+    (
+        r#"glimpse_cache_lookups_total{cache_name="users",result="miss"}"#,
+        21,
+    ),
+    (
+        r#"db_client_transactions_total{db_system_name="sqlite",db_client_connection_pool_name="main",outcome="commit"}"#,
+        1,
+    ),
+    // 6 of the 10 payments of 19.99 EUR succeed.
+    (
+        r#"glimpse_payment_amount_minor_total{currency="EUR",outcome="succeeded"}"#,
+        6 * 1999,
+    ),
+    (
+        r#"glimpse_payment_amount_minor_total{currency="EUR",outcome="failed"}"#,
+        4 * 1999,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="bad_password"}"#,
+        2,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="failed_login",outcome="unknown_user"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="security",event_type="permission_change",outcome="granted"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="audit",event_type="admin_action",outcome="set_permission"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_audit_events_total{log_type="audit",event_type="user_data_access",outcome="read"}"#,
+        20,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="ci-deploy",outcome="accepted"}"#,
+        2,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="ci-deploy",outcome="rejected"}"#,
+        1,
+    ),
+    (
+        r#"glimpse_api_key_requests_total{api_key_id="unknown",outcome="rejected"}"#,
+        1,
+    ),
+];
+
+fn security_traffic(addr: SocketAddr, a: &str, b: &str) {
+    let login = |user: &str, password: &str| {
+        http(
+            addr,
+            "POST",
+            "/sessions",
+            &[],
+            &format!(r#"{{"user_id":"{user}","password":"{password}"}}"#),
+        )
+        .0
+    };
+    assert_eq!(login(a, "demo"), 201);
+    assert_eq!(login(a, "guess1"), 401);
+    assert_eq!(login(b, "guess2"), 401);
+    assert_eq!(login("nobody", "demo"), 401);
+    let with_key = |key: &str| {
+        http(
+            addr,
+            "GET",
+            &format!("/users/{a}"),
+            &[("x-api-key", key)],
+            "",
+        )
+        .0
+    };
+    assert_eq!(with_key("ci-deploy.s3cr3t-key-value"), 200);
+    assert_eq!(with_key("ci-deploy.s3cr3t-key-value"), 200);
+    assert_eq!(with_key("ci-deploy.wrong"), 401);
+    assert_eq!(with_key("stolen.s3cr3t-key-value"), 401);
+    let grant = |caller: &str| {
+        http(
+            addr,
+            "POST",
+            &format!("/admin/users/{b}/permissions"),
+            &[("x-user-id", caller)],
+            r#"{"permission":"moderator","granted":true}"#,
+        )
+        .0
+    };
+    assert_eq!(grant(b), 403);
+    assert_eq!(grant("admin-1"), 204);
+}
+
+/// The value of one sample line of an exposition.
+fn sample(exposition: &str, series: &str) -> Option<u64> {
+    exposition.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .trim()
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// The expression with Grafana's variables filled in for an instant query.
@@ -307,7 +437,7 @@ fn example_service_end_to_end() {
         return;
     };
 
-    drive_traffic(service.addr);
+    let user = drive_traffic(service.addr);
 
     // One request, followed everywhere: response header → access log → span → GlitchTip event.
     let (status, headers, _) = http(
@@ -411,12 +541,60 @@ fn example_service_end_to_end() {
         missing.is_empty(),
         "catalogue metrics missing from /metrics: {missing:?}"
     );
+    // Each event was counted exactly once (the security ones by the helper that wrote the line).
+    for (series, expected) in EXPECTED_COUNTS {
+        assert_eq!(
+            sample(&exposition, series),
+            Some(*expected),
+            "{series} in:\n{exposition}"
+        );
+    }
+    // The chat's pings came back (every 100 ms, while each client stayed 350 ms or more).
+    let round_trips = sample(
+        &exposition,
+        r#"websocket_server_ping_duration_seconds_count{http_route="/chat"}"#,
+    );
+    assert!(
+        round_trips.is_some_and(|n| n >= 2),
+        "ping round trips: {round_trips:?}"
+    );
+    let logs = service.logs.lock().unwrap();
+    let lines = |event: &str| logs.iter().filter(|l| l["event_type"] == event).count();
+    assert_eq!(lines("failed_login"), 3);
+    assert_eq!(lines("permission_change"), 1);
+    assert_eq!(lines("admin_action"), 1);
+    assert!(
+        !serde_json::to_string(&*logs)
+            .unwrap()
+            .contains("s3cr3t-key-value"),
+        "an API key secret reached the logs"
+    );
+    drop(logs);
 
     // Prometheus scraped it, and every query the operations side relies on returns data.
     prom.wait_for_data("up{job=\"glimpse\"} == 1", Duration::from_secs(30))
         .unwrap();
     prom.wait_for_data("glimpse:http_error_ratio:rate5m", Duration::from_secs(30))
         .unwrap();
+    // Cache hits while Prometheus watches: the hit ratio leaves out caches whose lookups did
+    // not grow in the window, and the first ones may have come before the first scrape.
+    for _ in 0..5 {
+        assert_eq!(
+            http(service.addr, "GET", &format!("/users/{user}"), &[], "").0,
+            200
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Likewise a registration, a match and a payment for the conversion panels, which leave
+    // out windows without registrations.
+    let (c, d) = (
+        register(service.addr, "Cleo"),
+        register(service.addr, "Dan"),
+    );
+    let matched = format!(r#"{{"user_a":"{c}","user_b":"{d}"}}"#);
+    assert_eq!(http(service.addr, "POST", "/matches", &[], &matched).0, 201);
+    let paid = format!(r#"{{"user_id":"{c}","amount_minor":500,"currency":"usd"}}"#);
+    assert_eq!(http(service.addr, "POST", "/payments", &[], &paid).0, 201);
     let mut empty = Vec::new();
     let mut checked = 0;
     for q in xtask::queries().into_iter().filter(|q| !q.external) {

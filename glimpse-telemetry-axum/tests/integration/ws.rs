@@ -53,6 +53,17 @@ fn app() -> Router {
             }),
         )
         .route(
+            "/ws-ping",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.ping_interval(Some(Duration::from_millis(50)))
+                    .on_upgrade(echo)
+            }),
+        )
+        .route(
+            "/ws-quiet",
+            get(|ws: WebSocketUpgrade| async move { ws.ping_interval(None).on_upgrade(echo) }),
+        )
+        .route(
             "/ws-hangup",
             get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
         )
@@ -245,3 +256,63 @@ async fn active_connections_return_to_zero_on_drops_and_panics() {
 
 #[allow(dead_code)]
 fn _response_type(_: Response) {}
+
+fn pings(route: &str) -> f64 {
+    metric(
+        "websocket_server_ping_duration_seconds_count",
+        &[("http_route", route)],
+    )
+    .unwrap_or(0.0)
+}
+
+/// The server pings on its interval, the client's automatic pongs come back, and each round
+/// trip lands in the histogram; with pings off, none is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_measure_the_round_trip_and_can_be_turned_off() {
+    let _t = init(Options::default());
+    let addr = serve(app()).await;
+    let before = pings("/ws-ping");
+    let (mut ws, _) = connect(addr, "/ws-ping").await;
+    // Reading answers the pings (tungstenite queues the pong and flushes it on the next read).
+    let mut seen = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while seen < 3 && tokio::time::Instant::now() < deadline {
+        if let Ok(Some(Ok(ClientMessage::Ping(payload)))) =
+            tokio::time::timeout(Duration::from_millis(500), ws.next()).await
+        {
+            assert_eq!(payload.len(), 8, "the ping carries its sequence number");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3, "three pings in 150 ms or so");
+    // The last pong goes out with this read's flush; the echo proves the server read past it.
+    ws.send(ClientMessage::text("after")).await.unwrap();
+    loop {
+        match ws.next().await.unwrap().unwrap() {
+            ClientMessage::Text(t) => {
+                assert_eq!(t.as_str(), "after");
+                break;
+            }
+            ClientMessage::Ping(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(
+        eventually(Duration::from_secs(5), || pings("/ws-ping") >= before + 2.0).await,
+        "round trips recorded: {}",
+        pings("/ws-ping") - before
+    );
+    let rtt_sum = metric(
+        "websocket_server_ping_duration_seconds_sum",
+        &[("http_route", "/ws-ping")],
+    )
+    .unwrap_or(0.0);
+    assert!(rtt_sum > 0.0 && rtt_sum < 5.0, "{rtt_sum}");
+    ws.close(None).await.unwrap();
+
+    let (mut quiet, _) = connect(addr, "/ws-quiet").await;
+    let got = tokio::time::timeout(Duration::from_millis(300), quiet.next()).await;
+    assert!(got.is_err(), "no ping without an interval: {got:?}");
+    assert_eq!(pings("/ws-quiet"), 0.0);
+    quiet.close(None).await.unwrap();
+}

@@ -8,6 +8,12 @@
 //!
 //! They take identifiers, never personal data: log a user id, not an email.
 //!
+//! Each helper also counts its event in `glimpse_audit_events_total{log_type, event_type,
+//! outcome}` (see [`metrics::security`](crate::metrics::security)), in the same call that writes
+//! the line, so the Security dashboard and alerts count exactly the events the lines record.
+//! The count does not depend on the log filter: a service that turns the `audit` target off
+//! still counts its events.
+//!
 //! ```
 //! use glimpse_telemetry::logs::audit;
 //! use glimpse_telemetry::metrics::business::PaymentOutcome;
@@ -18,6 +24,7 @@
 //! ```
 
 use crate::metrics::business::PaymentOutcome;
+use crate::metrics::security::{self, DataAction, LoginFailure};
 use crate::redact::{REDACTED, Redactor};
 
 /// The `log_type` values.
@@ -90,6 +97,11 @@ pub fn user_data_access(actor_id: &str, subject_user_id: &str, resource: &str, a
         action,
         "user data {action}: {resource} of {subject_user_id} by {actor_id}"
     );
+    security::count(
+        LogType::Audit,
+        "user_data_access",
+        DataAction::from_action(action).as_str(),
+    );
 }
 
 /// A configuration setting changed. Values of secret-looking settings are written redacted.
@@ -111,6 +123,8 @@ pub fn config_change(actor_id: &str, setting: &str, old_value: &str, new_value: 
         new_value,
         "configuration {setting} changed by {actor_id}"
     );
+    let outcome = if secret { "secret_changed" } else { "changed" };
+    security::count(LogType::Audit, "config_change", outcome);
 }
 
 /// A payment transaction, with its amount in minor units (cents). Kept 7 years.
@@ -142,6 +156,7 @@ pub fn payment_transaction(
         PaymentOutcome::Succeeded => payment!(tracing::Level::INFO),
         _ => payment!(tracing::Level::WARN),
     }
+    security::count(LogType::Audit, "payment_transaction", outcome.as_str());
 }
 
 /// An administrator did something (`action`) to something (`object`).
@@ -156,9 +171,16 @@ pub fn admin_action(actor_id: &str, action: &str, object: &str) {
         object,
         "admin {actor_id}: {action} {object}"
     );
+    // `action` is the verb (`ban`, `reset_password`): kept when it is a short identifier.
+    security::count(
+        LogType::Audit,
+        "admin_action",
+        security::bounded_word(action),
+    );
 }
 
-/// A login failed (`reason`: `bad_password`, `unknown_user`, `locked`...). WARN level.
+/// A login failed (`reason`: `bad_password`, `unknown_user`, `locked`...; see
+/// [`LoginFailure`] for the values counted apart, anything else counts as `other`). WARN level.
 pub fn failed_login(account_id: &str, reason: &str) {
     tracing::warn!(
         target: SECURITY_TARGET,
@@ -168,6 +190,11 @@ pub fn failed_login(account_id: &str, reason: &str) {
         account_id,
         reason,
         "failed login for {account_id}: {reason}"
+    );
+    security::count(
+        LogType::Security,
+        "failed_login",
+        LoginFailure::from_reason(reason).as_str(),
     );
 }
 
@@ -185,4 +212,5 @@ pub fn permission_change(actor_id: &str, subject_user_id: &str, permission: &str
         change,
         "permission {permission} {change} for {subject_user_id} by {actor_id}"
     );
+    security::count(LogType::Security, "permission_change", change);
 }

@@ -9,6 +9,7 @@
 //! business::match_created();
 //! business::message_sent();
 //! business::payment_processed(PaymentOutcome::Failed);
+//! business::payment_amount(PaymentOutcome::Succeeded, 1999, "EUR");
 //! business::set_active_users(42);
 //! ```
 //!
@@ -18,10 +19,10 @@
 use std::sync::OnceLock;
 
 use super::catalogue::{
-    GLIMPSE_ACTIVE_USERS, GLIMPSE_MATCHES_CREATED, GLIMPSE_MESSAGES_SENT,
+    GLIMPSE_ACTIVE_USERS, GLIMPSE_MATCHES_CREATED, GLIMPSE_MESSAGES_SENT, GLIMPSE_PAYMENT_AMOUNT,
     GLIMPSE_PAYMENTS_PROCESSED, GLIMPSE_USER_REGISTRATIONS,
 };
-use super::{Counter, Gauge};
+use super::{Counter, Family, Gauge};
 
 /// How a payment ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +50,8 @@ struct Handles {
     messages: Counter,
     payments_ok: Counter,
     payments_failed: Counter,
+    /// `None` when user code took the name with other labels: amounts then count nowhere.
+    amounts: Option<Family<Counter>>,
     active_users: Gauge,
 }
 
@@ -70,6 +73,7 @@ fn handles() -> &'static Handles {
                 &GLIMPSE_PAYMENTS_PROCESSED,
                 &[PaymentOutcome::Failed.as_str()],
             ),
+            amounts: GLIMPSE_PAYMENT_AMOUNT.register::<Counter>().ok(),
             active_users: GLIMPSE_ACTIVE_USERS.series::<Gauge>(&[]),
         }
     })
@@ -100,6 +104,54 @@ pub fn payment_processed(outcome: PaymentOutcome) {
     match outcome {
         PaymentOutcome::Succeeded => handles().payments_ok.inc(),
         PaymentOutcome::Failed => handles().payments_failed.inc(),
+    }
+}
+
+/// The currencies counted apart in `glimpse_payment_amount_minor_total{currency}`; any other
+/// code is counted as `other`, so the label stays bounded whatever callers send.
+pub const CURRENCIES: &[&str] = &[
+    "AED", "AUD", "BGN", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EUR", "GBP", "HKD", "HUF",
+    "IDR", "ILS", "INR", "JPY", "KRW", "MXN", "MYR", "NOK", "NZD", "PHP", "PLN", "RON", "SAR",
+    "SEK", "SGD", "THB", "TRY", "USD", "ZAR",
+];
+
+/// The `currency` label of a currency code: the upper-cased code when it is in
+/// [`CURRENCIES`], `other` otherwise.
+///
+/// ```
+/// use glimpse_telemetry::metrics::business::currency_label;
+/// assert_eq!(currency_label("eur"), "EUR");
+/// assert_eq!(currency_label("XBT"), "other");
+/// ```
+pub fn currency_label(code: &str) -> &'static str {
+    CURRENCIES
+        .iter()
+        .copied()
+        .find(|c| c.eq_ignore_ascii_case(code.trim()))
+        .unwrap_or("other")
+}
+
+/// A payment's amount, in minor units (cents; yen for JPY), added to
+/// `glimpse_payment_amount_minor_total{currency, outcome}`: revenue is the `succeeded` sum per
+/// currency. Negative amounts (refunds) are not counted here: a counter only goes up.
+///
+/// ```
+/// use glimpse_telemetry::metrics::business::{self, PaymentOutcome};
+/// use glimpse_telemetry::metrics::{self, Format};
+///
+/// business::payment_amount(PaymentOutcome::Succeeded, 1999, "usd");
+/// business::payment_amount(PaymentOutcome::Succeeded, 1, "USD");
+/// let text = metrics::encode(Format::Text);
+/// assert!(text.contains(r#"glimpse_payment_amount_minor_total{currency="USD",outcome="succeeded"} 2000"#));
+/// ```
+pub fn payment_amount(outcome: PaymentOutcome, amount_minor: i64, currency: &str) {
+    let Ok(amount) = u64::try_from(amount_minor) else {
+        return;
+    };
+    if let Some(amounts) = &handles().amounts {
+        amounts
+            .get_or_create(&[currency_label(currency), outcome.as_str()])
+            .inc_by(amount);
     }
 }
 

@@ -45,11 +45,16 @@ pub enum Group {
     Database,
     /// The business helpers in [`business`](super::business).
     Business,
+    /// The audit and security helpers ([`logs::audit`](crate::logs::audit),
+    /// [`security`](super::security)).
+    Security,
     /// The core: logs, process and the SDK's own health.
     Core,
     /// `glimpse-telemetry-axum`'s real-user monitoring endpoint (feature `rum`): what browsers
     /// measure (Core Web Vitals, page load) and the endpoint's own health.
     Browser,
+    /// The tokio runtime, read at scrape time ([`runtime`](super::runtime)).
+    Runtime,
 }
 
 /// The description of one metric family.
@@ -70,6 +75,9 @@ pub struct MetricDef {
     pub buckets: Option<&'static [f64]>,
     /// Who emits it.
     pub group: Group,
+    /// The family's own series limit, when it must be lower than the default (labels whose
+    /// values come from callers, such as API key ids).
+    pub max_series: Option<usize>,
 }
 
 impl MetricDef {
@@ -117,6 +125,9 @@ impl MetricDef {
         if let Some(buckets) = self.buckets {
             b.buckets = buckets.into();
         }
+        if let Some(n) = self.max_series {
+            b = b.max_series(n);
+        }
         b.register()
     }
 }
@@ -150,6 +161,7 @@ const fn def(
         labels,
         buckets,
         group,
+        max_series: None,
     }
 }
 
@@ -266,6 +278,20 @@ pub const WEBSOCKET_SERVER_CLOSES: MetricDef = def(
     None,
     Group::WebSocket,
 );
+/// Buckets of the WebSocket ping round trip, with the KPI (100 ms) as a bound.
+pub const WEBSOCKET_PING_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Ping-to-pong round trip of the pings the instrumented WebSocket sends on an interval.
+pub const WEBSOCKET_SERVER_PING_DURATION: MetricDef = def(
+    "websocket_server_ping_duration_seconds",
+    Kind::Histogram,
+    Some(Unit::Seconds),
+    "Round trip of the server's WebSocket pings, from sending the ping to receiving its pong, by route.",
+    &["http_route"],
+    Some(WEBSOCKET_PING_BUCKETS),
+    Group::WebSocket,
+);
 
 // ---- Database (glimpse-telemetry-sqlx) ----
 
@@ -342,6 +368,40 @@ pub const DB_CLIENT_CONNECTION_TIMEOUTS: MetricDef = def(
     None,
     Group::Database,
 );
+/// Transactions of [`InstrumentedPool::begin`] by outcome (`commit`, `rollback`, `error`).
+///
+/// [`InstrumentedPool::begin`]: https://docs.rs/glimpse-telemetry-sqlx
+pub const DB_CLIENT_TRANSACTIONS: MetricDef = def(
+    "db_client_transactions",
+    Kind::Counter,
+    None,
+    "Database transactions, by system, pool and outcome (commit, rollback: explicit or dropped, error: BEGIN, COMMIT or ROLLBACK failed).",
+    &[
+        "db_system_name",
+        "db_client_connection_pool_name",
+        "outcome",
+    ],
+    None,
+    Group::Database,
+);
+
+// ---- Caches (metrics::cache) ----
+
+/// The most series [`GLIMPSE_CACHE_LOOKUPS`] keeps (two per cache name).
+pub const CACHE_MAX_SERIES: usize = 100;
+/// Cache lookups by cache and result (`hit`, `miss`).
+pub const GLIMPSE_CACHE_LOOKUPS: MetricDef = MetricDef {
+    max_series: Some(CACHE_MAX_SERIES),
+    ..def(
+        "glimpse_cache_lookups",
+        Kind::Counter,
+        None,
+        "Cache lookups, by cache name and result (hit, miss).",
+        &["cache_name", "result"],
+        None,
+        Group::Database,
+    )
+};
 
 // ---- Business (metrics::business) ----
 
@@ -385,6 +445,17 @@ pub const GLIMPSE_PAYMENTS_PROCESSED: MetricDef = def(
     None,
     Group::Business,
 );
+/// Payment amounts in minor units (cents), by currency and outcome: revenue is the
+/// `succeeded` sum per currency.
+pub const GLIMPSE_PAYMENT_AMOUNT: MetricDef = def(
+    "glimpse_payment_amount_minor",
+    Kind::Counter,
+    None,
+    "Sum of payment amounts in minor units (cents), by currency (ISO 4217, a fixed list, other) and outcome.",
+    &["currency", "outcome"],
+    None,
+    Group::Business,
+);
 /// Users active in the last five minutes, as the service counts them.
 pub const GLIMPSE_ACTIVE_USERS: MetricDef = def(
     "glimpse_active_users",
@@ -394,6 +465,89 @@ pub const GLIMPSE_ACTIVE_USERS: MetricDef = def(
     &[],
     None,
     Group::Business,
+);
+
+// ---- Security (logs::audit, metrics::security) ----
+
+/// Audit and security log lines, counted by the [`logs::audit`](crate::logs::audit) helper that
+/// writes them (so a line and its count never disagree).
+pub const GLIMPSE_AUDIT_EVENTS: MetricDef = def(
+    "glimpse_audit_events",
+    Kind::Counter,
+    None,
+    "Audit and security log lines written, by log type, event type and bounded outcome.",
+    &["log_type", "event_type", "outcome"],
+    None,
+    Group::Security,
+);
+/// The most API key ids [`GLIMPSE_API_KEY_REQUESTS`] keeps apart (more land in its overflow
+/// series).
+pub const API_KEY_MAX_SERIES: usize = 200;
+/// Requests authenticated with an API key, by key id (never the key) and outcome.
+pub const GLIMPSE_API_KEY_REQUESTS: MetricDef = MetricDef {
+    max_series: Some(API_KEY_MAX_SERIES),
+    ..def(
+        "glimpse_api_key_requests",
+        Kind::Counter,
+        None,
+        "Requests that presented an API key, by key id (never the key) and outcome (accepted, rejected).",
+        &["api_key_id", "outcome"],
+        None,
+        Group::Security,
+    )
+};
+
+// ---- Tokio runtime (metrics::runtime, stable RuntimeMetrics, read at scrape time) ----
+
+/// `RuntimeMetrics::num_workers`.
+pub const TOKIO_RUNTIME_WORKERS: MetricDef = def(
+    "tokio_runtime_workers",
+    Kind::Gauge,
+    None,
+    "Worker threads of the service's tokio runtime.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::num_alive_tasks`.
+pub const TOKIO_RUNTIME_ALIVE_TASKS: MetricDef = def(
+    "tokio_runtime_alive_tasks",
+    Kind::Gauge,
+    None,
+    "Tasks spawned on the runtime and not finished yet.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::global_queue_depth`.
+pub const TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH: MetricDef = def(
+    "tokio_runtime_global_queue_depth",
+    Kind::Gauge,
+    None,
+    "Tasks waiting in the runtime's global (injection) queue for a worker.",
+    &[],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::worker_total_busy_duration`, per worker.
+pub const TOKIO_RUNTIME_WORKER_BUSY_DURATION: MetricDef = def(
+    "tokio_runtime_worker_busy_duration_seconds",
+    Kind::Counter,
+    Some(Unit::Seconds),
+    "Time each worker thread spent running tasks (not parked), by worker index.",
+    &["tokio_worker"],
+    None,
+    Group::Runtime,
+);
+/// `RuntimeMetrics::worker_park_count`, per worker.
+pub const TOKIO_RUNTIME_WORKER_PARKS: MetricDef = def(
+    "tokio_runtime_worker_parks",
+    Kind::Counter,
+    None,
+    "Times each worker thread parked (found no work and went to sleep), by worker index.",
+    &["tokio_worker"],
+    None,
+    Group::Runtime,
 );
 
 // ---- Core ----
@@ -656,6 +810,7 @@ pub static ALL: &[&MetricDef] = &[
     &WEBSOCKET_SERVER_MESSAGE_SIZE,
     &WEBSOCKET_SERVER_CONNECTION_DURATION,
     &WEBSOCKET_SERVER_CLOSES,
+    &WEBSOCKET_SERVER_PING_DURATION,
     &DB_CLIENT_OPERATION_DURATION,
     &DB_CLIENT_SLOW_QUERIES,
     &DB_CLIENT_CONNECTION_COUNT,
@@ -663,11 +818,21 @@ pub static ALL: &[&MetricDef] = &[
     &DB_CLIENT_CONNECTION_PENDING_REQUESTS,
     &DB_CLIENT_CONNECTION_WAIT_TIME,
     &DB_CLIENT_CONNECTION_TIMEOUTS,
+    &DB_CLIENT_TRANSACTIONS,
+    &GLIMPSE_CACHE_LOOKUPS,
     &GLIMPSE_USER_REGISTRATIONS,
     &GLIMPSE_MATCHES_CREATED,
     &GLIMPSE_MESSAGES_SENT,
     &GLIMPSE_PAYMENTS_PROCESSED,
+    &GLIMPSE_PAYMENT_AMOUNT,
     &GLIMPSE_ACTIVE_USERS,
+    &GLIMPSE_AUDIT_EVENTS,
+    &GLIMPSE_API_KEY_REQUESTS,
+    &TOKIO_RUNTIME_WORKERS,
+    &TOKIO_RUNTIME_ALIVE_TASKS,
+    &TOKIO_RUNTIME_GLOBAL_QUEUE_DEPTH,
+    &TOKIO_RUNTIME_WORKER_BUSY_DURATION,
+    &TOKIO_RUNTIME_WORKER_PARKS,
     &GLIMPSE_LOG_EVENTS,
     &GLIMPSE_TELEMETRY_LOG_LINES_DROPPED,
     &GLIMPSE_TELEMETRY_SPANS,

@@ -24,11 +24,14 @@
 //! the alert rules and the dashboards are generated from it.
 
 pub mod business;
+pub mod cache;
 pub mod catalogue;
 mod exposition;
 mod family;
 mod instruments;
 mod process;
+pub mod runtime;
+pub mod security;
 #[cfg(feature = "metrics-server")]
 pub(crate) mod server;
 

@@ -22,7 +22,8 @@ pub async fn connect(
     ws: WebSocketUpgrade,
 ) -> Response {
     let author = caller.0.unwrap_or_else(|| "anonymous".to_owned());
-    ws.on_upgrade(move |socket| session(socket, state, author))
+    ws.ping_interval(state.ws_ping_interval)
+        .on_upgrade(move |socket| session(socket, state, author))
 }
 
 async fn session(mut socket: WebSocket, state: AppState, author: String) {

@@ -1,12 +1,15 @@
 //! The HTTP API: the router, the shared state, and the error type handlers return.
 
+mod admin;
 mod chat;
 mod debug;
 mod matches;
 mod payments;
+mod sessions;
 mod users;
 mod web;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -29,6 +32,12 @@ pub struct AppState {
     pub chat: broadcast::Sender<Arc<str>>,
     /// Who was active recently.
     pub active: Arc<auth::ActiveUsers>,
+    /// The API keys: id → secret.
+    pub api_keys: Arc<HashMap<String, String>>,
+    /// User lookups, cached.
+    pub users: Arc<crate::cache::UserCache>,
+    /// How often the chat pings its clients (`None`: never).
+    pub ws_ping_interval: Option<std::time::Duration>,
 }
 
 /// The API routes, with the demo auth around them. `main` puts the telemetry layer around the
@@ -38,6 +47,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/users", post(users::register))
         .route("/users/{id}", get(users::fetch))
+        .route("/sessions", post(sessions::login))
+        .route("/admin/users/{id}/permissions", post(admin::set_permission))
         .route("/matches", post(matches::create))
         .route("/chat", get(chat::connect))
         .route("/payments", post(payments::process))
@@ -46,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/debug/error", get(debug::error))
         .merge(web::router())
         .layer(axum::middleware::from_fn_with_state(
-            state.active.clone(),
+            state.clone(),
             auth::identify,
         ))
         .with_state(state)
@@ -57,6 +68,10 @@ pub fn router(state: AppState) -> Router {
 pub enum ApiError {
     /// 400
     BadRequest(&'static str),
+    /// 401
+    Unauthorized,
+    /// 403
+    Forbidden,
     /// 404
     NotFound(&'static str),
     /// 500: the database failed (sqlx's instrumentation already logged and reported it).
@@ -75,6 +90,16 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(msg) => (
                 StatusCode::BAD_REQUEST,
                 Json(serde_json::json!({ "error": msg })),
+            )
+                .into_response(),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                Json(serde_json::json!({ "error": "unauthorized" })),
+            )
+                .into_response(),
+            ApiError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Json(serde_json::json!({ "error": "forbidden" })),
             )
                 .into_response(),
             ApiError::NotFound(what) => (

@@ -63,6 +63,7 @@ pub async fn process(
         )
         .await?;
     business::payment_processed(outcome);
+    business::payment_amount(outcome, p.amount_minor, &p.currency);
     audit::payment_transaction(&id, p.amount_minor, &p.currency, outcome);
     let status = if outcome == PaymentOutcome::Failed {
         StatusCode::PAYMENT_REQUIRED

@@ -40,15 +40,16 @@ pub async fn register(
     ))
 }
 
-/// Fetches a user; reading someone else's profile is an audited access.
+/// Fetches a user (through the user cache); reading someone else's profile is an audited
+/// access.
 pub async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
     let user = state
-        .db
-        .get_user(&id)
+        .users
+        .get(&state.db, &id)
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if let Some(me) = caller.0.as_deref().filter(|me| *me != id) {
