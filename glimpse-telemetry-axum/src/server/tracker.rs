@@ -62,6 +62,8 @@ pub(crate) struct Tracker {
     response_bytes: u64,
     error: Option<ResponseError>,
     panicked: bool,
+    /// Whether error reporting keeps the request's method and route (it is on).
+    described: bool,
     done: bool,
 }
 
@@ -114,7 +116,7 @@ impl Tracker {
         };
         // What GlitchTip events captured in the request say about it, kept on the span (no
         // allocation); nothing else of error reporting is made unless something is captured.
-        glimpse_telemetry::errors::describe_request(
+        let described = glimpse_telemetry::errors::describe_request(
             &span,
             METHODS[method_index],
             &route.route,
@@ -163,6 +165,7 @@ impl Tracker {
             response_bytes: 0,
             error: None,
             panicked: false,
+            described,
             done: false,
         })
     }
@@ -173,11 +176,12 @@ impl Tracker {
     }
 
     /// The slot inner services report into while this request runs; `in_poll`: while it is
-    /// polled (its span entered), not while the app's `call` builds its future.
+    /// polled (its span entered), not while the app's `call` builds its future (only with error
+    /// reporting on: it tells the inner service to describe the request).
     #[inline]
     pub(crate) fn open_slot(&self, in_poll: bool) -> Slot {
         Slot {
-            in_poll,
+            in_poll: in_poll && self.described,
             ..Slot::default()
         }
     }
@@ -197,7 +201,7 @@ impl Tracker {
             self.suppressed = self.route.excluded;
             // While polled, the inner service described the request itself, before the handler
             // ran; from `call`, the span was not entered: describe it here, before any poll.
-            if !slot.in_poll {
+            if self.described && !slot.in_poll {
                 glimpse_telemetry::errors::describe_request(
                     &self.span,
                     METHODS[self.method_index],

@@ -125,7 +125,8 @@ fn request_span<'a, R: LookupSpan<'a>>(
     found
 }
 
-/// Runs `f` on the request span of `span`, if it has one (`or_self`: else on `span` itself).
+/// Runs `f` on the request span of `span`, if it has one (`or_self`: else on `span` itself, and
+/// on a root span without looking further: an HTTP adapter's request span).
 fn with_request_of<T>(
     span: &tracing::Span,
     or_self: bool,
@@ -134,6 +135,9 @@ fn with_request_of<T>(
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<Registry>()?;
         let span = registry.span(id)?;
+        if or_self && span.parent().is_none() {
+            return Some(f(&span));
+        }
         match request_span(span.scope()) {
             Some(request) => Some(f(&request)),
             None if or_self => Some(f(&span)),
