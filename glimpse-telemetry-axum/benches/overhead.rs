@@ -12,6 +12,10 @@
 //!   the request span (what the core's subscriber costs for one span);
 //! - the three target cases: span sampled out (access log filtered out), sampled in and exported
 //!   to a dropping exporter, and sampled in with the JSON access line written to a sink.
+//!
+//! `OVERHEAD_ERRORS=1` turns GlitchTip error reporting on in every case (a DSN, with a transport
+//! that drops what it is given: nothing fails here, so nothing is sent), as `SENTRY_DSN` does in
+//! `scripts/load`; the cost of error reporting on a request that goes well is the difference.
 
 use std::hint::black_box;
 use std::task::{Context, Poll};
@@ -157,8 +161,33 @@ fn report(name: &str, (bare, case): (f64, f64)) {
     );
 }
 
+/// A GlitchTip transport that drops every envelope.
+struct DropTransport;
+
+impl glimpse_telemetry::sentry::Transport for DropTransport {
+    fn send_envelope(&self, envelope: glimpse_telemetry::sentry::Envelope) {
+        black_box(envelope);
+    }
+}
+
+/// Whether `OVERHEAD_ERRORS` turns error reporting on.
+fn errors_on() -> bool {
+    std::env::var("OVERHEAD_ERRORS").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
 fn telemetry(sampler: &str, log: &str) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
-    glimpse_telemetry::builder()
+    let mut builder = glimpse_telemetry::builder();
+    if errors_on() {
+        let transport: std::sync::Arc<dyn glimpse_telemetry::sentry::TransportFactory> =
+            std::sync::Arc::new(|_: &glimpse_telemetry::sentry::ClientOptions| {
+                std::sync::Arc::new(DropTransport)
+                    as std::sync::Arc<dyn glimpse_telemetry::sentry::Transport>
+            });
+        builder = builder
+            .sentry_dsn("http://public@127.0.0.1:9/1")
+            .sentry_transport(transport);
+    }
+    builder
         .config(
             Config::from_vars([
                 ("OTEL_SERVICE_NAME", "bench"),

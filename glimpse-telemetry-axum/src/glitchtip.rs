@@ -1,16 +1,20 @@
 //! How server errors reach GlitchTip, once each.
 //!
-//! With error reporting on (the core's `SENTRY_DSN`), every request gets its own sentry `Hub`,
-//! forked from the current one and bound while the handler runs (what `sentry-tower`'s
-//! `NewFromTopProvider` does, without its extra service layers): breadcrumbs of one request never
-//! show up in another's event, and the scope carries the request's transaction name
-//! (`GET /users/{id}`) and its method and route as tags. The core adds the request id, the user
-//! and the trace id to every event from the request span.
+//! With error reporting on (the core's `SENTRY_DSN`), nothing is made per request: no sentry
+//! `Hub`, no scope, no transaction name. The layer only tells the core, on the request span, the
+//! request's method (a static name) and route (the route's shared label), when it starts and again
+//! when it learns the route ([`describe_request`](glimpse_telemetry::errors::describe_request)).
+//! When an event is captured in the request, the core assembles its context from that span: the
+//! transaction name (`GET /users/{id}`), the `http.route` and `http.request.method` tags, the
+//! request id, the user, the trace id, and the request's own breadcrumbs (kept on its span, so
+//! one request's never show up in another's event). The access lines are never breadcrumbs
+//! ([`NO_BREADCRUMB_FIELD`](glimpse_telemetry::errors::NO_BREADCRUMB_FIELD)).
 //!
 //! A 5xx response then gives exactly one event:
 //! - if something in the request already reported (an `ERROR` log in the handler, a panic through
-//!   the core's panic hook, `capture_error`), the request scope's event processor noted it, and
-//!   the access log's `ERROR` line is written without reporting again;
+//!   the core's panic hook, `capture_error`), the core noted it on the request span
+//!   ([`reported`](glimpse_telemetry::errors::reported)), and the access log's `ERROR` line is
+//!   written without reporting again;
 //! - otherwise the access log's `ERROR` line is the report: the core turns it into an event with
 //!   the line's fields (method, route, path without the query string, status, duration), and with
 //!   the error attached as a [`ResponseError`], its type and chain of sources.
@@ -19,7 +23,6 @@
 //! query string is never part of an event.
 
 use std::error::Error;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 
 use axum::response::{IntoResponseParts, ResponseParts};
@@ -70,53 +73,8 @@ impl IntoResponseParts for ResponseError {
     }
 }
 
-/// One request's hub, and whether an event went out through its scope.
-pub(crate) struct RequestHub {
-    pub(crate) hub: Arc<Hub>,
-    reported: Arc<AtomicBool>,
-}
-
-impl RequestHub {
-    /// Whether an event of this request was captured (by any means: a log line, a panic,
-    /// `capture_error`): every capture applies the request's scope, whose event processor notes it.
-    pub(crate) fn reported(&self) -> bool {
-        self.reported.load(Ordering::Relaxed)
-    }
-}
-
-/// A hub for one request, when error reporting is on.
-pub(crate) fn request_hub(
-    transaction: impl FnOnce() -> String,
-    method: &str,
-    route: &str,
-) -> Option<RequestHub> {
-    Hub::with_active(|current| {
-        let hub = Arc::new(Hub::new_from_top(current));
-        let reported = Arc::new(AtomicBool::new(false));
-        let flag = reported.clone();
-        hub.configure_scope(|scope| {
-            scope.set_transaction(Some(&transaction()));
-            scope.set_tag("http.request.method", method);
-            scope.set_tag("http.route", route);
-            scope.add_event_processor(move |event| {
-                flag.store(true, Ordering::Relaxed);
-                Some(event)
-            });
-        });
-        Some(RequestHub { hub, reported })
-    })
-}
-
-/// Names the current request's scope after its route, once an inner service learned it: the
-/// request's hub was made before routing, so its transaction was only the method.
-pub(crate) fn name_request(transaction: &str, route: &str) {
-    Hub::current().configure_scope(|scope| {
-        scope.set_transaction(Some(transaction));
-        scope.set_tag("http.route", route);
-    });
-}
-
 /// A hub without a client: what runs under it reports nothing (breadcrumbs and events alike).
+/// Only for the `ERROR` access line of a request that already reported.
 pub(crate) fn silent_hub() -> Arc<Hub> {
     static SILENT: LazyLock<Arc<Hub>> =
         LazyLock::new(|| Arc::new(Hub::new(None, Arc::new(Scope::default()))));

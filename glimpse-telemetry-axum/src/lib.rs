@@ -60,17 +60,20 @@
 //!
 //! # Errors and GlitchTip
 //!
-//! With error reporting on (`SENTRY_DSN`), each request runs with its own sentry `Hub` (forked
-//! from the current one, as `sentry-tower` does): breadcrumbs of one request never appear in
-//! another's event, and the scope carries the transaction `GET /users/{id}` and the tags
-//! `http.request.method` and `http.route`; the core adds `request_id`, `trace_id` and the user from
-//! the request span. Each failed request gives exactly one event:
-//! - a handler that panics: the core's panic hook reports the panic (inside the request's span and
-//!   hub), the layer answers `500`;
+//! With error reporting on (`SENTRY_DSN`), a request that goes well costs error reporting
+//! nothing: no sentry `Hub`, scope or transaction name per request. The layer tells the core the
+//! request's method and route on its span (no allocation), and when an event is captured in the
+//! request the core assembles it from that span: the transaction `GET /users/{id}`, the tags
+//! `http.request.method` and `http.route`, `request_id`, `trace_id`, the user, and the request's
+//! own breadcrumbs (its `INFO`/`WARN` lines, the latest 20; one request's never appear in
+//! another's event; the access lines are none). Each failed request gives exactly one event:
+//! - a handler that panics: the core's panic hook reports the panic (inside the request's span),
+//!   the layer answers `500`;
 //! - a 5xx response: if anything in the request already reported (an `ERROR` log line, a panic,
-//!   `capture_error`), the request scope noticed and nothing more is sent; otherwise the access
-//!   log's `ERROR` line is the report, with the method, route, path (no query string), status and
-//!   duration, and the error's type and sources when the response carries a [`ResponseError`].
+//!   `capture_error`), the core noted it on the request span and nothing more is sent; otherwise
+//!   the access log's `ERROR` line is the report, with the method, route, path (no query string),
+//!   status and duration, and the error's type and sources when the response carries a
+//!   [`ResponseError`].
 //!
 //! No request header is ever attached to an event, so `authorization` and `cookie` cannot leak.
 //!

@@ -42,6 +42,10 @@ pub(crate) struct TelemetryFilter {
     /// marked with [`SKIP_OTEL_FIELD`]. Turning an event into a span event allocates; for a
     /// span that will not be exported, that work is thrown away.
     span_events_only: bool,
+    /// For the GlitchTip layer: `WARN`/`INFO` events marked
+    /// [`NO_BREADCRUMB_FIELD`](crate::errors::NO_BREADCRUMB_FIELD) are refused before `RUST_LOG`
+    /// is consulted (the access line of every request is one).
+    skip_no_breadcrumb: bool,
     /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
     /// does `EnvFilter` need to see every span enter and exit, which costs a lock each time.
     dynamic: bool,
@@ -62,6 +66,7 @@ impl TelemetryFilter {
             events: true,
             max_event_level: LevelFilter::TRACE,
             span_events_only: false,
+            skip_no_breadcrumb: false,
             dynamic: directives.contains('['),
         })
     }
@@ -89,6 +94,13 @@ impl TelemetryFilter {
         self
     }
 
+    /// For the GlitchTip layer: no `WARN`/`INFO` event marked as never a breadcrumb.
+    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
+    pub(crate) fn skip_no_breadcrumb(mut self) -> Self {
+        self.skip_no_breadcrumb = true;
+        self
+    }
+
     fn event_allowed(&self, level: &Level) -> bool {
         self.events && *level <= self.max_event_level
     }
@@ -101,6 +113,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         }
         if meta.is_span() {
             *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
+        } else if self.skip_no_breadcrumb
+            && *meta.level() > Level::ERROR
+            && meta
+                .fields()
+                .field(crate::errors::NO_BREADCRUMB_FIELD)
+                .is_some()
+        {
+            false
         } else {
             self.event_allowed(meta.level())
                 && (!self.span_events_only || current_span_is_recording())
@@ -258,7 +278,11 @@ impl Layers<'_> {
                 crate::errors::SentryLayer {
                     redactor: self.redactor.clone(),
                 }
-                .with_filter(TelemetryFilter::new(d)?.max_event_level(LevelFilter::INFO))
+                .with_filter(
+                    TelemetryFilter::new(d)?
+                        .max_event_level(LevelFilter::INFO)
+                        .skip_no_breadcrumb(),
+                )
                 .boxed(),
             );
         }

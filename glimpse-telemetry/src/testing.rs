@@ -246,6 +246,27 @@ fn sentry_hub(redactor: Redactor) -> (Arc<sentry::Hub>, Events) {
     )
 }
 
+/// How many request error scopes this process has created so far: one for each request (a span
+/// with a `request_id`) that had a breadcrumb or an event, none for a request that went well
+/// without logging at `INFO` or above. Counts every thread: compare before and after in a test of
+/// its own process.
+///
+/// ```standalone_crate
+/// use glimpse_telemetry::testing::{self, Capture};
+///
+/// let before = testing::error_scopes_created();
+/// Capture::new().run(|| {
+///     let span = tracing::info_span!("request", request_id = "req-1");
+///     let _g = span.enter();
+///     tracing::debug!("not a breadcrumb");
+/// });
+/// assert_eq!(testing::error_scopes_created(), before);
+/// ```
+#[cfg(feature = "sentry")]
+pub fn error_scopes_created() -> u64 {
+    crate::errors::scope::CREATED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The value of one sample in the SDK's registry: `name` as exposed (`..._total`, `..._count`),
 /// with exactly these labels.
 ///

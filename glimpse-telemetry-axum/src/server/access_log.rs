@@ -34,7 +34,7 @@ use tracing::{Level, Span};
 
 use super::outcome::{Finished, Outcome};
 use super::routes::RouteState;
-use crate::glitchtip::{RequestHub, silent_hub};
+use crate::glitchtip::silent_hub;
 
 /// The target of access log lines.
 pub const ACCESS_LOG_TARGET: &str = "glimpse_telemetry_axum::access";
@@ -43,14 +43,8 @@ pub const ACCESS_LOG_TARGET: &str = "glimpse_telemetry_axum::access";
 pub const CLIENT_CLOSED_REQUEST: u16 = 499;
 
 /// Writes the line of a finished request (or nothing, per the level, sampling and filter), in
-/// the request's span and OpenTelemetry context `cx`, under its hub.
-pub(crate) fn write(
-    f: &Finished,
-    route: &RouteState,
-    span: &Span,
-    cx: &Context,
-    hub: Option<&RequestHub>,
-) {
+/// the request's span and OpenTelemetry context `cx`.
+pub(crate) fn write(f: &Finished, route: &RouteState, span: &Span, cx: &Context) {
     let outcome = f.outcome;
     let (level, always) = match outcome {
         Outcome::Response(s) if s.is_server_error() => (Level::ERROR, true),
@@ -102,22 +96,16 @@ pub(crate) fn write(
     };
 
     if level == Level::ERROR {
-        // In the request span (GlitchTip reads the request id, the user and the trace from the
-        // current span), under the request's hub when nothing reported for this request yet, else
-        // under a silent one: one event per failed request.
-        let hub = match hub {
-            Some(h) if !h.reported() => Some(h.hub.clone()),
-            Some(_) => Some(silent_hub()),
-            None => None,
-        };
-        span.in_scope(|| match hub {
-            Some(h) => Hub::run(h, || line.error()),
-            None => line.error(),
-        });
-    } else if hub.is_some() {
-        // Not a breadcrumb of another request's event.
-        Hub::run(silent_hub(), || line.emit(level, span));
+        // In the request span (GlitchTip reads the request's context from it), reported when
+        // nothing reported for this request yet, else under a silent hub: one event per failed
+        // request.
+        if glimpse_telemetry::errors::reported(span) {
+            Hub::run(silent_hub(), || span.in_scope(|| line.error()));
+        } else {
+            span.in_scope(|| line.error());
+        }
     } else {
+        // Never a breadcrumb (`log.no_breadcrumb`): the request is over.
         line.emit(level, span);
     }
 }
@@ -154,6 +142,7 @@ impl Line<'_> {
                     target: ACCESS_LOG_TARGET,
                     parent: span,
                     $level,
+                    log.no_breadcrumb = true,
                     method,
                     route,
                     path,

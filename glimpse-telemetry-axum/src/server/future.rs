@@ -1,12 +1,11 @@
-//! [`ResponseFuture`]: the inner service's future, polled inside the request span (and the
-//! request's GlitchTip hub), with panics turned into a `500`.
+//! [`ResponseFuture`]: the inner service's future, polled inside the request span, with panics
+//! turned into a `500`.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use glimpse_telemetry::sentry::Hub;
 use http::{Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
@@ -52,14 +51,9 @@ where
         let inner = this.inner;
         let polled = match this.tracker.as_mut() {
             Some(t) => {
-                let (polled, slot) = route_report::with_open(t.open_slot(), || {
+                let (polled, slot) = route_report::with_open(t.open_slot(true), || {
                     let _entered = t.enter();
-                    match t.hub() {
-                        Some(h) => Hub::run(h.hub.clone(), || {
-                            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-                        }),
-                        None => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
-                    }
+                    catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
                 });
                 t.learn(slot);
                 polled

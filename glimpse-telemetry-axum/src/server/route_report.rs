@@ -33,8 +33,9 @@ pub(crate) struct Slot {
     pub(crate) route: Option<MatchedPath>,
     /// Whether an inner service reported at all.
     pub(crate) reported: bool,
-    /// Whether the request has its own GlitchTip hub, whose scope the reporter names.
-    pub(crate) hub: bool,
+    /// Whether the outer service is polling the request (its span entered), so the reporter
+    /// describes the request to GlitchTip itself (see `Tracker::learn`).
+    pub(crate) in_poll: bool,
 }
 
 thread_local! {
@@ -62,8 +63,8 @@ pub(crate) fn with_open<R>(slot: Slot, f: impl FnOnce() -> R) -> (R, Slot) {
 }
 
 /// Reports the route of a request an outer service tracks. Returns whether this report named
-/// the route and the request has its own hub (so the reporter names the transaction in its
-/// scope).
+/// the route while the outer service polls (so the reporter describes the request to GlitchTip
+/// on the current span).
 #[inline]
 pub(crate) fn report(route: Option<&MatchedPath>) -> bool {
     OPEN.with(|o| match &mut *o.borrow_mut() {
@@ -72,7 +73,7 @@ pub(crate) fn report(route: Option<&MatchedPath>) -> bool {
             match (&slot.route, route) {
                 (None, Some(route)) => {
                     slot.route = Some(route.clone());
-                    slot.hub
+                    slot.in_poll
                 }
                 _ => false,
             }
@@ -91,7 +92,7 @@ mod tests {
             assert!(!report(None));
             let (_, inner) = with_open(
                 Slot {
-                    hub: true,
+                    in_poll: true,
                     ..Slot::default()
                 },
                 || report(None),

@@ -13,11 +13,10 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 use super::future::ResponseFuture;
-use super::metrics::method_index;
+use super::metrics::{METHODS, method_index};
 use super::request_body;
 use super::route_report::{self, Tracked};
 use super::routes::RouteTable;
-use super::server_span;
 use super::tracker::Tracker;
 
 /// The instrumented service; see [`TelemetryLayer`](crate::TelemetryLayer).
@@ -80,13 +79,18 @@ where
         let start = Instant::now();
         let matched = req.extensions().get::<MatchedPath>();
         if req.extensions().get::<Tracked>().is_some() {
-            // A telemetry service further out tracks this request: only tell it the route.
+            // A telemetry service further out tracks this request: only tell it the route (and,
+            // while it polls, GlitchTip too: the handler runs before it learns the route).
             if route_report::report(matched)
                 && let Some(route) = matched
             {
-                let method = server_span::method_name(method_index(req.method()));
-                let transaction = format!("{method} {}", route.as_str());
-                crate::glitchtip::name_request(&transaction, route.as_str());
+                let state = self.routes.route(Some(route.as_str()));
+                glimpse_telemetry::errors::describe_request(
+                    &tracing::Span::current(),
+                    METHODS[method_index(req.method())],
+                    &state.route,
+                    state.matched,
+                );
             }
             return ResponseFuture::new(self.inner.call(req), None);
         }
@@ -118,7 +122,8 @@ where
         // `call` only builds the future (axum runs handlers, extractors and middleware when it is
         // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
         // open here too, for inner services that do their work in `call`.
-        let (future, slot) = route_report::with_open(tracker.open_slot(), || self.inner.call(req));
+        let (future, slot) =
+            route_report::with_open(tracker.open_slot(false), || self.inner.call(req));
         tracker.learn(slot);
         ResponseFuture::new(future, Some(tracker))
     }

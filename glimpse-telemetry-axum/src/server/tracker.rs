@@ -26,7 +26,7 @@ use super::request_body::{self, ReadBytes};
 use super::route_report::Slot;
 use super::routes::{RouteState, RouteTable};
 use super::server_span::{self, RequestInfo, SPAN_NAME, SPAN_TARGET, TRACEPARENT};
-use crate::glitchtip::{RequestHub, ResponseError, request_hub};
+use crate::glitchtip::ResponseError;
 use crate::request_id;
 use crate::user::UserId;
 
@@ -62,7 +62,8 @@ pub(crate) struct Tracker {
     response_bytes: u64,
     error: Option<ResponseError>,
     panicked: bool,
-    hub: Option<RequestHub>,
+    /// Whether error reporting keeps the request's method and route (it is on).
+    described: bool,
     done: bool,
 }
 
@@ -113,10 +114,13 @@ impl Tracker {
         } else {
             glimpse_telemetry::traces::tracer()
         };
-        let hub = request_hub(
-            || server_span::span_name(method_index, &route),
+        // What GlitchTip events captured in the request say about it, kept on the span (no
+        // allocation); nothing else of error reporting is made unless something is captured.
+        let described = glimpse_telemetry::errors::describe_request(
+            &span,
             METHODS[method_index],
             &route.route,
+            route.matched,
         );
 
         let path = PathText::new(req.uri().path());
@@ -161,7 +165,7 @@ impl Tracker {
             response_bytes: 0,
             error: None,
             panicked: false,
-            hub,
+            described,
             done: false,
         })
     }
@@ -171,11 +175,13 @@ impl Tracker {
         self.learn_from = Some(routes);
     }
 
-    /// The slot inner services report into while this request runs.
+    /// The slot inner services report into while this request runs; `in_poll`: while it is
+    /// polled (its span entered), not while the app's `call` builds its future (only with error
+    /// reporting on: it tells the inner service to describe the request).
     #[inline]
-    pub(crate) fn open_slot(&self) -> Slot {
+    pub(crate) fn open_slot(&self, in_poll: bool) -> Slot {
         Slot {
-            hub: self.hub.is_some(),
+            in_poll: in_poll && self.described,
             ..Slot::default()
         }
     }
@@ -193,6 +199,16 @@ impl Tracker {
             self.route = routes.route(Some(path.as_str()));
             self.route_learned = true;
             self.suppressed = self.route.excluded;
+            // While polled, the inner service described the request itself, before the handler
+            // ran; from `call`, the span was not entered: describe it here, before any poll.
+            if self.described && !slot.in_poll {
+                glimpse_telemetry::errors::describe_request(
+                    &self.span,
+                    METHODS[self.method_index],
+                    &self.route.route,
+                    self.route.matched,
+                );
+            }
         }
     }
 
@@ -225,12 +241,6 @@ impl Tracker {
     #[inline]
     fn attach_otel(&self) -> Option<ContextGuard> {
         self.cx.has_active_span().then(|| self.cx.clone().attach())
-    }
-
-    /// The request's own GlitchTip hub, when error reporting is on.
-    #[inline]
-    pub(crate) fn hub(&self) -> Option<&RequestHub> {
-        self.hub.as_ref()
     }
 
     /// The response arrived: its status, the user it names, the error it carries.
@@ -334,16 +344,9 @@ impl Tracker {
             let ids = glimpse_telemetry::context::of_span(&self.span);
             server_span::end(&self.cx, &finished, &self.route, self.route_learned, ids);
         }
-        super::access_log::write(
-            &finished,
-            &self.route,
-            &self.span,
-            &self.cx,
-            self.hub.as_ref(),
-        );
+        super::access_log::write(&finished, &self.route, &self.span, &self.cx);
         self.span = Span::none();
         self.cx = Context::new();
-        self.hub = None;
     }
 }
 

@@ -13,8 +13,9 @@ use tracing::{Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::PANIC_TARGET;
 use super::reporter;
+use super::scope;
+use super::{NO_BREADCRUMB_FIELD, PANIC_TARGET};
 use crate::redact::{REDACTED, Redactor};
 
 /// The sentry client's options. `release` is `SENTRY_RELEASE` or `<service>@<version>`.
@@ -42,7 +43,13 @@ pub(crate) fn client_options(
         .max_breadcrumbs(50)
         .shutdown_timeout(std::time::Duration::from_secs(2))
         .before_send(move |mut event: Event<'static>| {
+            // In the capturing thread for events of sentry's own API (the hub's scope is applied
+            // by then); for the SDK's own events, in the worker thread: no span, nothing to add.
             enrich(&mut event);
+            if let Some(request) = scope::take_current() {
+                request.name(&mut event);
+                request.attach(&mut event);
+            }
             redact_event(&redactor, &mut event);
             Some(event)
         });
@@ -160,7 +167,7 @@ pub(super) fn redact_event(r: &Redactor, e: &mut Event<'static>) {
 /// Enriches an event in this thread and hands it, with this thread's stack, to the reporter.
 pub(super) fn submit(mut event: Event<'static>) {
     enrich(&mut event);
-    reporter::submit(event, true);
+    reporter::submit(event, true, scope::take_current);
 }
 
 pub(super) fn capture_panic(message: &str, location: &str) {
@@ -183,7 +190,8 @@ pub(super) fn capture_panic(message: &str, location: &str) {
     submit(event);
 }
 
-/// Turns `ERROR` events into GlitchTip events and `WARN`/`INFO` events into breadcrumbs.
+/// Turns `ERROR` events into GlitchTip events and `WARN`/`INFO` events into breadcrumbs (of the
+/// request they belong to, see [`scope`]).
 pub(crate) struct SentryLayer {
     pub(crate) redactor: Redactor,
 }
@@ -241,6 +249,10 @@ impl<S> tracing_subscriber::Layer<S> for SentryLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _: &mut S) {
+        scope::set_errors_on();
+    }
+
     fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
         if meta.target() == PANIC_TARGET || meta.target().starts_with("sentry") {
@@ -250,12 +262,12 @@ where
         if level > Level::INFO {
             return;
         }
+        if level != Level::ERROR && meta.fields().field(NO_BREADCRUMB_FIELD).is_some() {
+            return;
+        }
         // Nothing to build when this thread's hub sends nowhere (no DSN, or an adapter's silent
-        // hub for lines that must not become breadcrumbs of another request).
-        if !sentry::Hub::current()
-            .client()
-            .is_some_and(|c| c.is_enabled())
-        {
+        // hub for a line whose request already reported).
+        if !sentry::Hub::with_active(|_| true) {
             return;
         }
         let mut f = Fields::default();
@@ -263,7 +275,12 @@ where
         let data: BTreeMap<String, Value> = f
             .data
             .into_iter()
-            .filter(|(k, _)| !k.starts_with("otel.") && k != "request_id" && k != "user_id")
+            .filter(|(k, _)| {
+                !k.starts_with("otel.")
+                    && !k.starts_with("log.")
+                    && k != "request_id"
+                    && k != "user_id"
+            })
             .map(|(k, mut v)| {
                 if self.redactor.is_secret_key(&k) {
                     v = Value::from(REDACTED);
@@ -278,9 +295,9 @@ where
             e.logger = Some(meta.target().to_owned());
             e.extra.extend(data);
             enrich_with(&mut e, crate::context::of_event(event, &ctx));
-            reporter::submit(e, true);
+            reporter::submit(e, true, || scope::take_for_event(event, &ctx));
         } else {
-            sentry::add_breadcrumb(Breadcrumb {
+            let crumb = Breadcrumb {
                 category: Some(meta.target().to_owned()),
                 message: Some(f.message),
                 level: if level == Level::WARN {
@@ -290,7 +307,11 @@ where
                 },
                 data: data.into_iter().collect(),
                 ..Default::default()
-            });
+            };
+            // Outside any request, the hub's scope keeps it.
+            if let Some(crumb) = scope::add_breadcrumb(event, &ctx, crumb) {
+                sentry::add_breadcrumb(crumb);
+            }
         }
     }
 }

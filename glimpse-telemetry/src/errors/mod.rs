@@ -7,6 +7,16 @@
 //! (`send_default_pii` stays off) and secrets are redacted. Events leave from sentry's own
 //! thread through a bounded queue: a dead or slow GlitchTip never blocks or fails a request.
 //!
+//! Breadcrumbs and the request's description live on the request's span, not in a sentry hub
+//! per request: a request that logs nothing at `INFO` or above and captures no event costs error
+//! reporting nothing. Inside a request (a span that recorded `request_id`, as the HTTP layer's
+//! does), `WARN` and `INFO` events become breadcrumbs of that request only (its latest 20), and
+//! every event captured in it (a log line, a panic, `capture_error`, `sentry::capture_*`) carries
+//! them, with the transaction and the `http.route` and `http.request.method` tags an HTTP adapter
+//! gave ([`describe_request`]); [`reported`] tells whether one was captured. Outside any request,
+//! breadcrumbs go to the sentry hub's scope. Inside a request, set tags through `tracing` fields:
+//! `sentry::configure_scope` changes the thread's scope, shared by the requests it serves.
+//!
 //! Panics are also written as one `ERROR` JSON line with target `glimpse_telemetry::panic`
 //! (whether or not GlitchTip is configured), before Rust's usual message on stderr.
 //!
@@ -21,9 +31,71 @@
 //! ```
 
 use std::panic::PanicHookInfo;
+use std::sync::Arc;
 
 /// The target of the log line written for a panic.
 pub const PANIC_TARGET: &str = "glimpse_telemetry::panic";
+
+/// A field that keeps an event from becoming a GlitchTip breadcrumb (an `ERROR` event is still
+/// reported). The HTTP layer marks its access lines with it: a request's summary, written when it
+/// is over, is not a step towards one of its errors. Like every `log.*` field, it is not written
+/// to the log line.
+///
+/// ```
+/// tracing::info!(log.no_breadcrumb = true, "cache warmed");
+/// assert_eq!(glimpse_telemetry::errors::NO_BREADCRUMB_FIELD, "log.no_breadcrumb");
+/// ```
+pub const NO_BREADCRUMB_FIELD: &str = "log.no_breadcrumb";
+
+/// Tells error reporting which HTTP request `span` serves (an HTTP adapter calls it for its
+/// request span, again when it learns the route): the events captured in the request are named
+/// `GET /users/{id}` (`GET` when `matched` is false; `HTTP` for the method `_OTHER`) and tagged
+/// `http.request.method` and `http.route`. It is kept on the request's span without allocating,
+/// and read only when an event is captured. Applies to the outermost request span in `span`'s
+/// scope, else to `span`. Returns whether it was kept (not without error reporting).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// let route: Arc<str> = Arc::from("/users/{id}"); // made once per route, not per request
+/// let span = tracing::info_span!("HTTP request", request_id = "req-1");
+/// let kept = glimpse_telemetry::errors::describe_request(&span, "GET", &route, true);
+/// assert!(!kept); // no subscriber with error reporting here
+/// ```
+pub fn describe_request(
+    span: &tracing::Span,
+    method: &'static str,
+    route: &Arc<str>,
+    matched: bool,
+) -> bool {
+    #[cfg(feature = "sentry")]
+    return scope::describe(span, method, route, matched);
+    #[cfg(not(feature = "sentry"))]
+    {
+        let _ = (span, method, route, matched);
+        false
+    }
+}
+
+/// Whether a GlitchTip event was captured in the request `span` belongs to (a log line, a panic,
+/// `capture_error`): an HTTP adapter that reports its 5xx responses itself does so only when
+/// nothing else did, so that a failed request gives exactly one event.
+///
+/// ```
+/// let span = tracing::info_span!("HTTP request", request_id = "req-1");
+/// if !glimpse_telemetry::errors::reported(&span) {
+///     span.in_scope(|| tracing::error!(http_status = 500, "GET /users/{{id}} 500"));
+/// }
+/// ```
+pub fn reported(span: &tracing::Span) -> bool {
+    #[cfg(feature = "sentry")]
+    return scope::reported(span);
+    #[cfg(not(feature = "sentry"))]
+    {
+        let _ = span;
+        false
+    }
+}
 
 /// Reports an error, with its chain of sources, to GlitchTip (no-op without `SENTRY_DSN`).
 /// Returns whether an event was captured.
@@ -78,5 +150,7 @@ fn panic_message(info: &PanicHookInfo<'_>) -> String {
 mod glitchtip;
 #[cfg(feature = "sentry")]
 pub(crate) mod reporter;
+#[cfg(feature = "sentry")]
+pub(crate) mod scope;
 #[cfg(feature = "sentry")]
 pub(crate) use glitchtip::{SentryLayer, client_options};

@@ -3,9 +3,9 @@
 //! Resolving a stack trace's symbols takes milliseconds (14 ms per event in a debug build, as
 //! measured by `tests/errors.rs`), which an error storm would pay on every request. The
 //! request thread therefore only walks the frames (`Backtrace::new_unresolved`, microseconds),
-//! applies its scope (the request's breadcrumbs) and hands the event over; the worker resolves,
-//! attaches the stack trace and sends. The queue is bounded: past it, events are dropped and
-//! counted in `glimpse_telemetry_error_events_total{outcome="dropped"}`.
+//! applies the hub's scope and the request's part (its breadcrumbs, transaction and tags) and
+//! hands the event over; the worker resolves, attaches the stack trace and sends. The queue is
+//! bounded: past it, events are dropped and counted in `glimpse_telemetry_error_events_total{outcome="dropped"}`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use backtrace::Backtrace;
 use sentry::protocol::{Event, Thread};
 
+use super::scope::RequestPart;
 use crate::metrics::{Counter, catalogue};
 
 /// Events waiting for the worker, at most.
@@ -59,15 +60,28 @@ fn reporter() -> Option<&'static Reporter> {
 }
 
 /// Hands an event to the worker, with a stack trace of the calling thread when `stack` is set.
-/// Applies the current scope now (it holds this request's breadcrumbs). No-op without a client.
-pub(crate) fn submit(event: Event<'static>, stack: bool) {
+/// Applies the current hub's scope and the request's part (`request`, asked only when there is a
+/// client: taking it marks the request reported) now, in the capturing thread. No-op without a
+/// client.
+pub(crate) fn submit(
+    mut event: Event<'static>,
+    stack: bool,
+    request: impl FnOnce() -> Option<RequestPart>,
+) {
     let hub = sentry::Hub::current();
     let Some(client) = hub.client().filter(|c| c.is_enabled()) else {
         return;
     };
-    let Some(event) = hub.configure_scope(|scope| scope.apply_to_event(event)) else {
+    let request = request();
+    if let Some(r) = &request {
+        r.name(&mut event);
+    }
+    let Some(mut event) = hub.configure_scope(|scope| scope.apply_to_event(event)) else {
         return;
     };
+    if let Some(r) = request {
+        r.attach(&mut event);
+    }
     let Some(r) = reporter() else { return };
     let backtrace = stack.then(Backtrace::new_unresolved);
     r.pending.fetch_add(1, Ordering::SeqCst);

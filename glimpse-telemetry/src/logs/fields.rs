@@ -6,6 +6,7 @@
 //! the log level, so a WARN line still carries the `requestId` of an INFO request span.
 
 use std::fmt;
+use std::sync::Arc;
 
 use tracing::Subscriber;
 use tracing::field::{Field, Visit};
@@ -33,6 +34,22 @@ pub(crate) struct SpanFields {
     entries: Vec<(&'static str, u32, u32)>,
     pub(crate) request_id: Option<Box<str>>,
     pub(crate) user_id: Option<Box<str>>,
+    /// What an HTTP adapter said about the request this span serves
+    /// ([`errors::describe_request`](crate::errors::describe_request)).
+    pub(crate) http: Option<HttpRequest>,
+}
+
+/// The method and route of the request a span serves, for the GlitchTip events captured in it:
+/// kept without an allocation (a static method name, the adapter's shared route label).
+#[derive(Clone, Debug)]
+#[cfg_attr(not(feature = "sentry"), allow(dead_code))]
+pub(crate) struct HttpRequest {
+    /// `http.request.method`: `GET` ... or `_OTHER`.
+    pub(crate) method: &'static str,
+    /// `http.route`: the route template, or the adapter's label for an unmatched request.
+    pub(crate) route: Arc<str>,
+    /// Whether a route matched (the transaction is then `GET /users/{id}`, else `GET`).
+    pub(crate) matched: bool,
 }
 
 impl SpanFields {
@@ -315,6 +332,7 @@ where
                 let mut compact = SpanFields {
                     request_id: fields.request_id.take(),
                     user_id: fields.user_id.take(),
+                    http: fields.http.take(),
                     ..SpanFields::default()
                 };
                 for (k, frag) in fields.fragments() {
