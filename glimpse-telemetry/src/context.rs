@@ -99,7 +99,9 @@ pub fn of_span(span: &tracing::Span) -> RequestContext {
 }
 
 /// The ids of the span an event belongs to, read through a layer's context: inside a layer
-/// callback, [`current`] cannot see a scoped (non-global) dispatcher.
+/// callback, [`current`] cannot see a scoped (non-global) dispatcher. Only the GlitchTip layer
+/// needs it.
+#[cfg(feature = "sentry")]
 pub(crate) fn of_event<S>(
     event: &tracing::Event<'_>,
     ctx: &tracing_subscriber::layer::Context<'_, S>,
