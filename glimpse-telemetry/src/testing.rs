@@ -273,7 +273,7 @@ pub fn error_scopes_created() -> u64 {
 /// ```
 /// use glimpse_telemetry::{metrics, testing};
 /// let c = metrics::counter("doc_testing_jobs", "Jobs.").labels(["queue"]).register()?;
-/// c.get(&["email"]).inc_by(3);
+/// c.get_or_create(&["email"]).inc_by(3);
 /// assert_eq!(testing::metric_value("doc_testing_jobs_total", &[("queue", "email")]), Some(3.0));
 /// # Ok::<(), glimpse_telemetry::Error>(())
 /// ```

@@ -3,8 +3,8 @@
 //! The families come from the core's catalogue (names, labels and buckets are defined there).
 //! A request on a known route never builds a label set: its handles are found through
 //! [`RouteMetrics`] (cached per route by the layer), the method's index and a static table of
-//! common status codes, each slot filled once with [`Family::get`]. Rare status codes and
-//! cancelled requests go through `Family::get` directly (a read lock and a hash lookup), and every
+//! common status codes, each slot filled once with [`Family::get_or_create`]. Rare status codes and
+//! cancelled requests go through `Family::get_or_create` directly (a read lock and a hash lookup), and every
 //! series still counts against the core's series limit.
 
 use std::sync::OnceLock;

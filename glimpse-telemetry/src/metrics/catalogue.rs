@@ -96,7 +96,7 @@ impl MetricDef {
     /// ```
     /// use glimpse_telemetry::metrics::{catalogue, Histogram};
     /// let duration = catalogue::HTTP_SERVER_REQUEST_DURATION.register::<Histogram>()?;
-    /// duration.get(&["GET", "/users/{id}", "200", ""]).observe(0.004);
+    /// duration.get_or_create(&["GET", "/users/{id}", "200", ""]).observe(0.004);
     /// # Ok::<(), glimpse_telemetry::Error>(())
     /// ```
     ///

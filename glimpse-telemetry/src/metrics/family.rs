@@ -68,7 +68,7 @@ struct Inner<M> {
 /// A set of series of one metric, one per combination of label values, bounded by a hard
 /// series limit.
 ///
-/// Get a series with [`Family::get`] once and keep the handle where you can: recording on a
+/// Get a series with [`Family::get_or_create`] once and keep the handle where you can: recording on a
 /// held handle costs no lookup at all.
 ///
 /// ```
@@ -78,9 +78,9 @@ struct Inner<M> {
 ///     .labels(["status"])
 ///     .max_series(10)
 ///     .register()?;
-/// orders.get(&["paid"]).inc();
+/// orders.get_or_create(&["paid"]).inc();
 /// for i in 0..100 {
-///     orders.get(&[&format!("status-{i}")]).inc(); // past 10 series: the overflow series
+///     orders.get_or_create(&[&format!("status-{i}")]).inc(); // past 10 series: the overflow series
 /// }
 /// assert_eq!(orders.series_count(), 10);
 /// # Ok::<(), glimpse_telemetry::Error>(())

@@ -13,7 +13,7 @@
 //!     .labels(["step"])
 //!     .buckets(metrics::DURATION_BUCKETS)
 //!     .register()?;
-//! latency.get(&["pay"]).observe(0.120);
+//! latency.get_or_create(&["pay"]).observe(0.120);
 //!
 //! let text = metrics::encode(Format::Text);
 //! assert!(text.contains(r#"checkout_step_duration_seconds_count{step="pay"} 1"#));
@@ -135,7 +135,7 @@ fn global() -> &'static Global {
 ///
 /// ```
 /// let c = glimpse_telemetry::metrics::counter("doc_jobs_run", "Jobs run.").register()?;
-/// c.get(&[]).inc();
+/// c.get_or_create(&[]).inc();
 /// # Ok::<(), glimpse_telemetry::Error>(())
 /// ```
 pub fn counter(
@@ -149,7 +149,7 @@ pub fn counter(
 ///
 /// ```
 /// let g = glimpse_telemetry::metrics::gauge("doc_queue_depth", "Jobs waiting.").register()?;
-/// g.get(&[]).set(3);
+/// g.get_or_create(&[]).set(3);
 /// # Ok::<(), glimpse_telemetry::Error>(())
 /// ```
 pub fn gauge(
@@ -167,7 +167,7 @@ pub fn gauge(
 ///     .unit(Unit::Bytes)
 ///     .buckets(metrics::SIZE_BUCKETS)
 ///     .register()?;
-/// h.get(&[]).observe(2048.0);
+/// h.get_or_create(&[]).observe(2048.0);
 /// # Ok::<(), glimpse_telemetry::Error>(())
 /// ```
 pub fn histogram(
