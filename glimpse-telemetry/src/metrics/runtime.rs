@@ -192,7 +192,16 @@ mod tests {
                 s.await.unwrap();
             }
         });
-        let after = encode(Format::Text);
+        // A worker adds its busy time to the metric when it parks: give both a moment to park
+        // after the spinners (the scrape itself is what is under test, not the wait).
+        let mut after = encode(Format::Text);
+        for _ in 0..100 {
+            if value(&after, busy) + value(&after, busy1) - busy_before >= 0.2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            after = encode(Format::Text);
+        }
         assert!(
             value(&after, "tokio_runtime_alive_tasks ") >= 10.0,
             "{after}"
