@@ -269,6 +269,9 @@ fn pings(route: &str) -> f64 {
 /// trip lands in the histogram; with pings off, none is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_measure_the_round_trip_and_can_be_turned_off() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
     let _t = init(Options::default());
     let addr = serve(app()).await;
     let before = pings("/ws-ping");
