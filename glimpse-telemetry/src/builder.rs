@@ -18,6 +18,7 @@ use crate::logs::writer::LogSink;
 use crate::redact::Redactor;
 use crate::resource::ServiceIdentity;
 use crate::subscriber::{BoxedLayer, TelemetryFilter, directives};
+use crate::traces::KeepTraces;
 use crate::{Error, metrics, propagation};
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
@@ -173,6 +174,26 @@ impl Builder {
     /// The trace sampler, overriding `OTEL_TRACES_SAMPLER`.
     pub fn sampler(self, sampler: Sampler) -> Self {
         self.with(move |c| c.sampler = sampler.clone())
+    }
+
+    /// What "keep errors and slow" keeps of the traces head sampling refuses, overriding
+    /// `GLIMPSE_TRACES_KEEP` and `GLIMPSE_TRACES_SLOW_THRESHOLD`; [`KeepTraces::off`] turns it
+    /// off. Without it, errors and requests of 1 s or more are kept when the sampler is a ratio
+    /// one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use glimpse_telemetry::traces::KeepTraces;
+    ///
+    /// let builder = glimpse_telemetry::builder()
+    ///     .keep_traces(KeepTraces::default().slow_threshold(Some(Duration::from_millis(300))));
+    /// # let _ = builder;
+    /// ```
+    pub fn keep_traces(self, keep: KeepTraces) -> Self {
+        self.with(move |c| {
+            c.keep_traces = keep.clone();
+            c.keep_traces_set = true;
+        })
     }
 
     /// The OTLP endpoint for traces, overriding the `OTEL_EXPORTER_OTLP_*ENDPOINT` variables
@@ -408,6 +429,7 @@ impl Builder {
                     BoxedExporter(make()),
                     &config.batch,
                     &config.sampler,
+                    config.keep_traces(),
                     resource,
                     redactor.clone(),
                     "custom exporter".to_owned(),
@@ -420,6 +442,7 @@ impl Builder {
                             exporter,
                             &config.batch,
                             &config.sampler,
+                            config.keep_traces(),
                             resource,
                             redactor.clone(),
                             endpoint,
@@ -436,6 +459,10 @@ impl Builder {
                 }
             };
             Some(provider)
+        };
+        let (provider, held) = match provider {
+            Some(t) => (Some(t.provider), t.held),
+            None => (None, None),
         };
 
         // Errors.
@@ -505,6 +532,7 @@ impl Builder {
             service: &identity.name,
             sink: sink.clone(),
             sampling: &config.debug_sampling,
+            held,
             tracer: provider.as_ref().map(|p| {
                 use opentelemetry::trace::TracerProvider as _;
                 p.tracer("glimpse-telemetry")

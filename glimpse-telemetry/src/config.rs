@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::propagation::Propagator;
+use crate::traces::KeepTraces;
 
 /// Where OTLP traces go and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,6 +75,18 @@ pub enum Sampler {
     ParentBased(Box<Sampler>),
 }
 
+impl Sampler {
+    /// A ratio sampler, alone or inside `ParentBased`: the one that refuses traces by chance,
+    /// so "keep errors and slow" is on by default with it.
+    fn is_ratio(&self) -> bool {
+        match self {
+            Sampler::TraceIdRatio(_) => true,
+            Sampler::ParentBased(inner) => inner.is_ratio(),
+            Sampler::AlwaysOn | Sampler::AlwaysOff => false,
+        }
+    }
+}
+
 /// The settings of the batch span processor (`OTEL_BSP_*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -125,6 +138,10 @@ pub struct Config {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) export_timeout: Duration,
     pub(crate) sampler: Sampler,
+    /// What "keep errors and slow" keeps; `keep_traces_set` says whether it was asked for
+    /// (otherwise it is on only with a ratio sampler).
+    pub(crate) keep_traces: KeepTraces,
+    pub(crate) keep_traces_set: bool,
     pub(crate) propagators: Vec<Propagator>,
     pub(crate) batch: BatchConfig,
     pub(crate) log_filter: String,
@@ -155,6 +172,8 @@ impl Default for Config {
             headers: Vec::new(),
             export_timeout: Duration::from_secs(10),
             sampler: Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
+            keep_traces: KeepTraces::default(),
+            keep_traces_set: false,
             propagators: Propagator::DEFAULT.to_vec(),
             batch: BatchConfig::default(),
             log_filter: "info".to_owned(),
@@ -312,6 +331,39 @@ impl Config {
         } else if sampler_arg.is_some() {
             // An argument without a sampler is still checked, so a typo does not pass silently.
             ratio()?;
+        }
+        if let Some(v) = var("GLIMPSE_TRACES_KEEP")? {
+            let mut keep = KeepTraces::off();
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                keep = match part {
+                    "errors" => keep.errors(true),
+                    "slow" => keep.slow_threshold(KeepTraces::default().slow()),
+                    "none" => KeepTraces::off(),
+                    _ => {
+                        return Err(Error::invalid(
+                            "GLIMPSE_TRACES_KEEP",
+                            v.clone(),
+                            "a comma-separated list of errors and slow, or none",
+                        ));
+                    }
+                };
+            }
+            c.keep_traces = keep;
+            c.keep_traces_set = true;
+        }
+        if let Some(v) = var("GLIMPSE_TRACES_SLOW_THRESHOLD")? {
+            let t = parse_duration("GLIMPSE_TRACES_SLOW_THRESHOLD", &v)?;
+            if c.keep_traces.slow().is_some() {
+                c.keep_traces = c.keep_traces.clone().slow_threshold(Some(t));
+            }
+        }
+        if let Some(v) = var("GLIMPSE_TRACES_KEEP_MAX_SPANS_PER_TRACE")? {
+            let n = parse_positive("GLIMPSE_TRACES_KEEP_MAX_SPANS_PER_TRACE", &v)?;
+            c.keep_traces = c.keep_traces.clone().max_spans_per_trace(n);
+        }
+        if let Some(v) = var("GLIMPSE_TRACES_KEEP_MAX_SPANS")? {
+            let n = parse_positive("GLIMPSE_TRACES_KEEP_MAX_SPANS", &v)?;
+            c.keep_traces = c.keep_traces.clone().max_held_spans(n);
         }
         if let Some(v) = var("OTEL_PROPAGATORS")? {
             let mut list = Vec::new();
@@ -471,6 +523,22 @@ impl Config {
         &self.sampler
     }
 
+    /// What "keep errors and slow" keeps of the traces head sampling refuses; `None` when it
+    /// is off: `GLIMPSE_TRACES_KEEP=none`, or unset with a sampler that is not a ratio one.
+    ///
+    /// ```
+    /// use glimpse_telemetry::Config;
+    ///
+    /// let ratio = Config::from_vars([("OTEL_TRACES_SAMPLER", "parentbased_traceidratio")])?;
+    /// assert!(ratio.keep_traces().is_some_and(|k| k.keeps_errors()));
+    /// assert!(Config::from_vars([("OTEL_TRACES_SAMPLER", "always_on")])?.keep_traces().is_none());
+    /// # Ok::<(), glimpse_telemetry::Error>(())
+    /// ```
+    pub fn keep_traces(&self) -> Option<&KeepTraces> {
+        let wanted = self.keep_traces_set || self.sampler.is_ratio();
+        (wanted && !self.keep_traces.is_off()).then_some(&self.keep_traces)
+    }
+
     /// The log filter (`RUST_LOG`, default `info`).
     pub fn log_filter(&self) -> &str {
         &self.log_filter
@@ -526,6 +594,30 @@ fn parse_bool(var: &'static str, v: &str) -> Result<bool, Error> {
 fn parse_u64(var: &'static str, v: &str, unit: &str) -> Result<u64, Error> {
     v.parse()
         .map_err(|_| Error::invalid(var, v, format!("a whole number of {unit}")))
+}
+
+/// `1500`, `1500ms` or `1.5s`.
+fn parse_duration(var: &'static str, v: &str) -> Result<Duration, Error> {
+    let bad = || {
+        Error::invalid(
+            var,
+            v,
+            "a duration such as 1s, 1.5s or 800ms (a bare number is milliseconds)",
+        )
+    };
+    let (number, scale) = if let Some(ms) = v.strip_suffix("ms") {
+        (ms, 0.001)
+    } else if let Some(s) = v.strip_suffix('s') {
+        (s, 1.0)
+    } else {
+        (v, 0.001)
+    };
+    match number.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 => {
+            Duration::try_from_secs_f64(n * scale).map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
 }
 
 fn parse_positive(var: &'static str, v: &str) -> Result<usize, Error> {

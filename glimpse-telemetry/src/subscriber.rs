@@ -37,6 +37,7 @@ pub const SKIP_OTEL_FIELD: &str = "otel.skip";
 pub(crate) struct TelemetryFilter {
     env: EnvFilter,
     events: bool,
+    spans: bool,
     max_event_level: LevelFilter,
     /// For the OpenTelemetry layer: events only inside a recording (sampled) span, and not those
     /// marked with [`SKIP_OTEL_FIELD`]. Turning an event into a span event allocates; for a
@@ -64,6 +65,7 @@ impl TelemetryFilter {
         Ok(TelemetryFilter {
             env,
             events: true,
+            spans: true,
             max_event_level: LevelFilter::TRACE,
             span_events_only: false,
             skip_no_breadcrumb: false,
@@ -87,8 +89,15 @@ impl TelemetryFilter {
         })
     }
 
+    /// Events only (no span callbacks reach the layer).
+    pub(crate) fn events_only(directives: &str) -> Result<Self, Error> {
+        Ok(TelemetryFilter {
+            spans: false,
+            ..Self::new(directives)?
+        })
+    }
+
     /// Events no more verbose than `level` (and spans as usual).
-    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
     pub(crate) fn max_event_level(mut self, level: LevelFilter) -> Self {
         self.max_event_level = level;
         self
@@ -112,7 +121,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             return false;
         }
         if meta.is_span() {
-            *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
+            self.spans
+                && (*meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx))
         } else if self.skip_no_breadcrumb
             && *meta.level() > Level::ERROR
             && meta
@@ -140,8 +150,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             return Interest::never();
         }
         let wanted = if meta.is_span() {
-            *meta.level() <= Level::INFO
-                || !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
+            self.spans
+                && (*meta.level() <= Level::INFO
+                    || !Filter::<S>::callsite_enabled(&self.env, meta).is_never())
         } else {
             self.event_allowed(meta.level())
                 && !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
@@ -217,6 +228,8 @@ pub(crate) struct Layers<'a> {
     pub(crate) sink: Option<LogSink>,
     pub(crate) sampling: &'a [(String, f64)],
     pub(crate) tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    /// The held traces of "keep errors and slow", which an ERROR event keeps.
+    pub(crate) held: Option<std::sync::Arc<crate::traces::keep::Held>>,
     pub(crate) pretty: bool,
     pub(crate) errors: bool,
     /// The least severe level of events that become span events.
@@ -251,6 +264,15 @@ impl Layers<'_> {
                     .with_target(false)
                     .with_tracked_inactivity(false)
                     .with_filter(TelemetryFilter::new(d)?.span_events(self.span_event_level))
+                    .boxed(),
+            );
+        }
+        if let Some(held) = self.held {
+            layers.push(
+                crate::traces::keep::MarkOnError(held)
+                    .with_filter(
+                        TelemetryFilter::events_only(d)?.max_event_level(LevelFilter::ERROR),
+                    )
                     .boxed(),
             );
         }

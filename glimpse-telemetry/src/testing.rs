@@ -113,18 +113,21 @@ impl Capture {
             MemoryExporter(spans.clone()),
             &BatchConfig::default(),
             &Sampler::AlwaysOn,
+            None,
             opentelemetry_sdk::Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("service.name", "test")])
                 .build(),
             redactor.clone(),
             "memory".to_owned(),
-        );
+        )
+        .provider;
         let layers = Layers {
             directives: &filter,
             redactor: &redactor,
             service: "test",
             sink: Some(LogSink::direct(Box::new(SharedBuf(logs.clone())))),
             sampling: &[],
+            held: None,
             tracer: Some({
                 use opentelemetry::trace::TracerProvider as _;
                 provider.tracer("glimpse-telemetry")

@@ -54,6 +54,14 @@ pub(crate) fn values(metric: &str, label: &str) -> Option<&'static str> {
             "`exported`, `failed` (the collector returned an error), `dropped` (the export \
              queue was full)"
         }
+        ("glimpse_telemetry_held_traces", "decision") => {
+            "`kept_error` (a span failed or an ERROR was logged: exported after all), \
+             `kept_slow` (the root lasted at least the slow threshold), `dropped`"
+        }
+        ("glimpse_telemetry_held_spans_discarded", "reason") => {
+            "`trace_limit` (spans held per trace), `process_limit` (spans held in the \
+             process), `late` (ended after its root, whose decision was forgotten)"
+        }
         ("glimpse_telemetry_error_events", "outcome") => {
             "`captured`, `dropped` (the reporter's queue was full)"
         }

@@ -9,132 +9,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::Child;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::{Service, header, http, register};
 use glimpse_tests::{OtlpReceiver, Prometheus, SentryReceiver};
-use serde_json::Value;
-
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-    logs: Arc<Mutex<Vec<Value>>>,
-    _dir: TempDir,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Service {
-    /// Waits for the access line of a request.
-    fn access_line(&self, request_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let found = self
-                .logs
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|l| {
-                    l["requestId"] == request_id && l["target"] == "glimpse_telemetry_axum::access"
-                })
-                .cloned();
-            if let Some(l) = found {
-                return l;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no access log line for {request_id}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
-    let addr = common::free_addr();
-    let dir = std::env::temp_dir().join(format!("glimpse-api-e2e-{}", std::process::id()));
-    let mut child = common::service_command(addr, &dir)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint())
-        .env("OTEL_BSP_SCHEDULE_DELAY", "200")
-        .env("SENTRY_DSN", sentry.dsn())
-        .env("GLIMPSE_ENV", "staging")
-        .env("GLIMPSE_API_KEYS", "ci-deploy:s3cr3t-key-value")
-        .env("GLIMPSE_WS_PING_INTERVAL_MS", "100")
-        .spawn()
-        .expect("start glimpse-api");
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let stdout = child.stdout.take().unwrap();
-    let sink = logs.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
-            sink.lock().unwrap().push(v);
-        }
-    });
-    let service = Service {
-        child,
-        addr,
-        logs,
-        _dir: TempDir(dir),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http(service.addr, "GET", "/healthz", &[], "").0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "glimpse-api did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    service
-}
-
-/// A minimal HTTP/1.1 client: status, headers (lowercased names), body.
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, Vec<(String, String)>, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, vec![], String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let req = common::request_text(addr, method, path, headers, body);
-    if s.write_all(req.as_bytes()).is_err() {
-        return (0, vec![], String::new());
-    }
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, body.to_owned())
+    Service::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ("SENTRY_DSN", sentry.dsn()),
+        ("GLIMPSE_ENV", "staging"),
+        ("GLIMPSE_API_KEYS", "ci-deploy:s3cr3t-key-value"),
+        ("GLIMPSE_WS_PING_INTERVAL_MS", "100"),
+        // Every trace is sampled; callers that did not sample still get their failures kept
+        // (and the held-trace metrics are in the exposition).
+        ("GLIMPSE_TRACES_KEEP", "errors,slow"),
+    ])
 }
 
 /// `GET` 404s counted under `http_route="unmatched"`, from the live exposition.
@@ -148,26 +41,6 @@ fn unmatched_404s(addr: SocketAddr) -> f64 {
         })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-fn register(addr: SocketAddr, name: &str) -> String {
-    let (status, _, body) = http(
-        addr,
-        "POST",
-        "/users",
-        &[("x-user-id", "admin-1")],
-        &format!(r#"{{"name":"{name}"}}"#),
-    );
-    assert_eq!(status, 201, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    v["id"].as_str().unwrap().to_owned()
 }
 
 async fn chat(addr: SocketAddr, user: &str, messages: usize) {

@@ -100,6 +100,8 @@ pub fn reported(span: &tracing::Span) -> bool {
 /// Reports an error, with its chain of sources, to GlitchTip (no-op without `SENTRY_DSN`).
 /// Returns whether an event was captured.
 pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    // The event names the current trace: make sure the collector receives it.
+    crate::traces::keep_current_trace();
     #[cfg(feature = "sentry")]
     {
         if sentry::Hub::current()

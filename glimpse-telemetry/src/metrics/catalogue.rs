@@ -582,6 +582,38 @@ pub const GLIMPSE_TELEMETRY_SPANS: MetricDef = def(
     None,
     Group::Core,
 );
+/// Spans recorded for "keep errors and slow" and held until their local root decides.
+pub const GLIMPSE_TELEMETRY_HELD_SPANS: MetricDef = def(
+    "glimpse_telemetry_held_spans",
+    Kind::Gauge,
+    None,
+    "Spans head sampling refused, held until their local root ends decides whether the trace is kept (keep errors and slow).",
+    &[],
+    None,
+    Group::Core,
+);
+/// Traces head sampling refused, by what their local root decided (`kept_error`, `kept_slow`,
+/// `dropped`).
+pub const GLIMPSE_TELEMETRY_HELD_TRACES: MetricDef = def(
+    "glimpse_telemetry_held_traces",
+    Kind::Counter,
+    None,
+    "Local traces head sampling refused, by decision when their root ended: kept_error, kept_slow (exported after all) or dropped.",
+    &["decision"],
+    None,
+    Group::Core,
+);
+/// Held spans discarded by a bound (`trace_limit`, `process_limit`) or for ending after their
+/// root with no decision remembered (`late`).
+pub const GLIMPSE_TELEMETRY_HELD_SPANS_DISCARDED: MetricDef = def(
+    "glimpse_telemetry_held_spans_discarded",
+    Kind::Counter,
+    None,
+    "Spans lost by keep errors and slow: trace_limit and process_limit (a bound on held spans was reached), late (ended after their root, decision forgotten).",
+    &["reason"],
+    None,
+    Group::Core,
+);
 /// Error events for GlitchTip, by outcome (`captured`, or `dropped` when the queue was full).
 pub const GLIMPSE_TELEMETRY_ERROR_EVENTS: MetricDef = def(
     "glimpse_telemetry_error_events",
@@ -836,6 +868,9 @@ pub static ALL: &[&MetricDef] = &[
     &GLIMPSE_LOG_EVENTS,
     &GLIMPSE_TELEMETRY_LOG_LINES_DROPPED,
     &GLIMPSE_TELEMETRY_SPANS,
+    &GLIMPSE_TELEMETRY_HELD_SPANS,
+    &GLIMPSE_TELEMETRY_HELD_TRACES,
+    &GLIMPSE_TELEMETRY_HELD_SPANS_DISCARDED,
     &GLIMPSE_TELEMETRY_ERROR_EVENTS,
     &GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW,
     &TARGET_INFO,

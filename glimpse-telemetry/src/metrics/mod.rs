@@ -30,6 +30,7 @@ mod exposition;
 mod family;
 mod instruments;
 mod process;
+pub(crate) use process::sample as const_sample;
 pub mod runtime;
 pub mod security;
 #[cfg(feature = "metrics-server")]

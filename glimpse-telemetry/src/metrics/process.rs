@@ -89,7 +89,7 @@ fn max_fds() -> Option<i64> {
 }
 
 /// One sample of a catalogue entry: its name, help and unit come from the catalogue.
-fn sample(encoder: &mut DescriptorEncoder, def: &MetricDef, v: f64) -> std::fmt::Result {
+pub(crate) fn sample(encoder: &mut DescriptorEncoder, def: &MetricDef, v: f64) -> std::fmt::Result {
     let name = match def.unit {
         Some(unit) => base_name(def.name, unit).unwrap_or(def.name),
         None => def.name,

@@ -14,6 +14,9 @@
 //!
 //! Secrets are removed from span attributes and events before export (see
 //! [`redact`](crate::redact)).
+//!
+//! With a ratio sampler, the traces head sampling refuses are still recorded and kept when
+//! their request fails or is slow ([`KeepTraces`], `keep.rs`).
 
 use std::fmt;
 use std::sync::Arc;
@@ -29,9 +32,12 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::config::{BatchConfig, Sampler};
+
+pub(crate) mod keep;
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
 pub use crate::subscriber::SKIP_OTEL_FIELD;
+pub use keep::{KeepTraces, keep_current_trace};
 
 /// The trace and span id of the current span when it is sampled (what exemplars carry).
 ///
@@ -255,15 +261,22 @@ fn redact_attributes(redactor: &Redactor, attrs: &mut [KeyValue]) {
     }
 }
 
+/// The tracer provider, and the store of held traces when errors and slow ones are kept.
+pub(crate) struct Traces {
+    pub(crate) provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    pub(crate) held: Option<Arc<keep::Held>>,
+}
+
 /// Builds the tracer provider around `exporter`.
 pub(crate) fn provider<E: SpanExporter + 'static>(
     exporter: E,
     batch: &BatchConfig,
     sampler: &Sampler,
+    keep: Option<&KeepTraces>,
     resource: Resource,
     redactor: Redactor,
     endpoint: String,
-) -> opentelemetry_sdk::trace::SdkTracerProvider {
+) -> Traces {
     let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
     let exporter = CountingExporter {
         inner: exporter,
@@ -281,14 +294,34 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
                 .build(),
         )
         .build();
-    opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_span_processor(GuardedProcessor {
-            inner: processor,
-            accounting,
-        })
-        .with_sampler(sdk_sampler(sampler))
-        .with_resource(resource)
-        .build()
+    let guarded = GuardedProcessor {
+        inner: processor,
+        accounting,
+    };
+    let builder = opentelemetry_sdk::trace::SdkTracerProvider::builder().with_resource(resource);
+    match keep {
+        Some(policy) => {
+            let held = keep::Held::new(policy.clone());
+            let provider = builder
+                .with_span_processor(keep::KeepProcessor {
+                    inner: guarded,
+                    held: held.clone(),
+                })
+                .with_sampler(keep::KeepSampler(sdk_sampler(sampler)))
+                .build();
+            Traces {
+                provider,
+                held: Some(held),
+            }
+        }
+        None => Traces {
+            provider: builder
+                .with_span_processor(guarded)
+                .with_sampler(sdk_sampler(sampler))
+                .build(),
+            held: None,
+        },
+    }
 }
 
 /// The OTLP exporter chosen by the configuration.
