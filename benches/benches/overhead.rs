@@ -97,15 +97,19 @@ fn run(
 
 /// The glimpse layer under a subscriber built by the SDK (not installed globally). At
 /// `RUST_LOG=warn` the access log line (INFO) is filtered out; at `info` it is written.
+/// `sampler` is an `OTEL_TRACES_SAMPLER` value, optionally `:<OTEL_TRACES_SAMPLER_ARG>`
+/// (`parentbased_traceidratio:0.1`: a ratio sampler, so "keep errors and slow" is on).
 fn glimpse(
     sampler: &str,
     rust_log: &str,
 ) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
+    let (sampler, arg) = sampler.split_once(':').unwrap_or((sampler, "1.0"));
     glimpse_telemetry::builder()
         .config(
             Config::from_vars([
                 ("OTEL_SERVICE_NAME", "bench"),
                 ("OTEL_TRACES_SAMPLER", sampler),
+                ("OTEL_TRACES_SAMPLER_ARG", arg),
                 ("RUST_LOG", rust_log),
             ])
             .expect("config"),
@@ -165,6 +169,24 @@ fn overhead(c: &mut Criterion) {
         "glimpse_full_sampled_in_exported",
         routes().layer(glimpse_telemetry_axum::layer()),
         &sampled_in,
+    );
+    // Keep errors and slow: ratio 0 (every request recorded, held until it ends, dropped) and
+    // the production setting (ratio 0.1: one in ten exported, the rest held and dropped).
+    let (keep_only, _g4) = glimpse("parentbased_traceidratio:0", "warn");
+    run(
+        &mut g,
+        &rt,
+        "glimpse_full_ratio_0_keep_errors_slow",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &keep_only,
+    );
+    let (production, _g5) = glimpse("parentbased_traceidratio:0.1", "warn");
+    run(
+        &mut g,
+        &rt,
+        "glimpse_full_ratio_0_1_keep_errors_slow",
+        routes().layer(glimpse_telemetry_axum::layer()),
+        &production,
     );
     let (with_log, _g3) = glimpse("parentbased_always_on", "info");
     run(

@@ -175,7 +175,10 @@ fn errors_on() -> bool {
     std::env::var("OVERHEAD_ERRORS").is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// `sampler` is an `OTEL_TRACES_SAMPLER` value, optionally `:<OTEL_TRACES_SAMPLER_ARG>`
+/// (`parentbased_traceidratio:0.1`: a ratio sampler, so "keep errors and slow" is on).
 fn telemetry(sampler: &str, log: &str) -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
+    let (sampler, arg) = sampler.split_once(':').unwrap_or((sampler, "1.0"));
     let mut builder = glimpse_telemetry::builder();
     if errors_on() {
         let transport: std::sync::Arc<dyn glimpse_telemetry::sentry::TransportFactory> =
@@ -192,6 +195,7 @@ fn telemetry(sampler: &str, log: &str) -> (tracing::Dispatch, glimpse_telemetry:
             Config::from_vars([
                 ("OTEL_SERVICE_NAME", "bench"),
                 ("OTEL_TRACES_SAMPLER", sampler),
+                ("OTEL_TRACES_SAMPLER_ARG", arg),
                 ("RUST_LOG", log),
             ])
             .unwrap(),
@@ -212,7 +216,8 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    // `OVERHEAD_SINGLE=<bare|excluded|nosub|spanonly|out|in|inst-out|inst-in|log>` runs only that case, once, for
+    // `OVERHEAD_SINGLE=<bare|excluded|nosub|spanonly|out|in|inst-out|inst-in|keep0|prod|log>`
+    // runs only that case, once, for
     // `perf stat -e instructions` (load from other processes does not change instruction counts).
     if let Ok(single) = std::env::var("OVERHEAD_SINGLE") {
         let (kind, t) = match single.as_str() {
@@ -224,6 +229,16 @@ fn main() {
             "in" => (Kind::Layered, Some(telemetry("always_on", "warn"))),
             "inst-out" => (Kind::Instrumented, Some(telemetry("always_off", "warn"))),
             "inst-in" => (Kind::Instrumented, Some(telemetry("always_on", "warn"))),
+            // Keep errors and slow: every request recorded and held, none kept (ratio 0); and
+            // the production setting, one in ten exported.
+            "keep0" => (
+                Kind::Layered,
+                Some(telemetry("parentbased_traceidratio:0", "warn")),
+            ),
+            "prod" => (
+                Kind::Layered,
+                Some(telemetry("parentbased_traceidratio:0.1", "warn")),
+            ),
             _ => (Kind::Layered, Some(telemetry("always_on", "info"))),
         };
         let d = t
@@ -265,6 +280,16 @@ fn main() {
             "warn",
         ),
         ("sampled in, exported", "always_on", "warn"),
+        (
+            "ratio 0, keep errors and slow (recorded, held, dropped)",
+            "parentbased_traceidratio:0",
+            "warn",
+        ),
+        (
+            "ratio 0.1, keep errors and slow (production)",
+            "parentbased_traceidratio:0.1",
+            "warn",
+        ),
         ("sampled in + JSON access log", "always_on", "info"),
     ] {
         if !want(name) {

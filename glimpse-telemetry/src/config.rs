@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::propagation::Propagator;
-use crate::traces::KeepTraces;
+use crate::traces::policy::KeepTraces;
 
 /// Where OTLP traces go and how.
 #[derive(Clone, Debug, PartialEq, Eq)]

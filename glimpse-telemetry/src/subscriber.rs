@@ -251,7 +251,11 @@ impl Layers<'_> {
             SpanFieldsLayer {
                 redactor: self.redactor.clone(),
             }
-            .and_then(self.tracer.clone().map(crate::traces::TracerLayer::new))
+            .and_then(
+                self.tracer
+                    .clone()
+                    .map(crate::traces::carrier::TracerLayer::new),
+            )
             .with_filter(TelemetryFilter::spans_only(d)?)
             .boxed(),
         );

@@ -101,7 +101,7 @@ pub fn reported(span: &tracing::Span) -> bool {
 /// Returns whether an event was captured.
 pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
     // The event names the current trace: make sure the collector receives it.
-    crate::traces::keep_current_trace();
+    crate::traces::keep::keep_current_trace();
     #[cfg(feature = "sentry")]
     {
         if sentry::Hub::current()

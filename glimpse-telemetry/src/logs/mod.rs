@@ -25,6 +25,7 @@ pub mod audit;
 pub mod catalogue;
 pub(crate) mod fields;
 pub(crate) mod json;
+pub(crate) mod log_type;
 pub(crate) mod writer;
 
 use std::cell::RefCell;

@@ -116,7 +116,7 @@ impl Histogram {
     /// Records `v`, with the current span's trace id as exemplar when that span is sampled.
     #[inline]
     pub fn observe(&self, v: f64) {
-        match crate::traces::current_sampled_ids() {
+        match crate::traces::current::current_sampled_ids() {
             Some((trace_id, span_id)) => self.observe_with_exemplar(v, trace_id, span_id),
             None => self.observe_without_exemplar(v),
         }

@@ -26,7 +26,7 @@ use std::sync::OnceLock;
 
 use super::catalogue::{GLIMPSE_API_KEY_REQUESTS, GLIMPSE_AUDIT_EVENTS};
 use super::{Counter, Family};
-use crate::logs::audit::LogType;
+use crate::logs::log_type::LogType;
 
 /// Why a login failed: the bounded `outcome` of `failed_login` events.
 ///

@@ -45,131 +45,8 @@ use opentelemetry_sdk::trace::{
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 
+use super::policy::{KeepTraces, SHARDS};
 use crate::metrics::{Counter, catalogue};
-
-/// Which traces that head sampling refused are kept anyway, and how much may be held while
-/// their requests run. Set it with [`Builder::keep_traces`](crate::Builder::keep_traces) or
-/// `GLIMPSE_TRACES_KEEP` / `GLIMPSE_TRACES_SLOW_THRESHOLD` (see `docs/configuration.md`).
-///
-/// The default keeps errors and requests of 1 s or more, holding at most 256 spans per trace
-/// and 10 000 in the process. It is on by default when `OTEL_TRACES_SAMPLER` is a ratio
-/// sampler; with `always_on` every trace is exported anyway.
-///
-/// ```
-/// use std::time::Duration;
-/// use glimpse_telemetry::traces::KeepTraces;
-///
-/// let keep = KeepTraces::default().slow_threshold(Some(Duration::from_millis(500)));
-/// assert!(keep.keeps_errors());
-/// assert_eq!(keep.slow(), Some(Duration::from_millis(500)));
-/// assert!(KeepTraces::off().is_off());
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub struct KeepTraces {
-    errors: bool,
-    slow: Option<Duration>,
-    max_spans_per_trace: usize,
-    max_held_spans: usize,
-}
-
-impl Default for KeepTraces {
-    fn default() -> Self {
-        KeepTraces {
-            errors: true,
-            slow: Some(Duration::from_secs(1)),
-            max_spans_per_trace: 256,
-            max_held_spans: 10_000,
-        }
-    }
-}
-
-impl KeepTraces {
-    /// Keeps nothing: head sampling alone decides (`GLIMPSE_TRACES_KEEP=none`).
-    ///
-    /// ```
-    /// assert!(glimpse_telemetry::traces::KeepTraces::off().is_off());
-    /// ```
-    pub fn off() -> Self {
-        KeepTraces {
-            errors: false,
-            slow: None,
-            ..KeepTraces::default()
-        }
-    }
-
-    /// Whether a failed request (5xx, panic, cancelled, an error span or an ERROR log line)
-    /// keeps its trace.
-    ///
-    /// ```
-    /// let keep = glimpse_telemetry::traces::KeepTraces::default().errors(false);
-    /// assert!(!keep.keeps_errors());
-    /// ```
-    pub fn errors(mut self, keep: bool) -> Self {
-        self.errors = keep;
-        self
-    }
-
-    /// A local root lasting at least this long keeps its trace; `None` keeps no trace for
-    /// being slow.
-    ///
-    /// ```
-    /// let keep = glimpse_telemetry::traces::KeepTraces::default().slow_threshold(None);
-    /// assert_eq!(keep.slow(), None);
-    /// ```
-    pub fn slow_threshold(mut self, threshold: Option<Duration>) -> Self {
-        self.slow = threshold;
-        self
-    }
-
-    /// At most this many spans held per trace (at least 1); more are discarded and counted.
-    ///
-    /// ```
-    /// let keep = glimpse_telemetry::traces::KeepTraces::default().max_spans_per_trace(64);
-    /// assert_eq!(keep.spans_per_trace(), 64);
-    /// ```
-    pub fn max_spans_per_trace(mut self, n: usize) -> Self {
-        self.max_spans_per_trace = n.max(1);
-        self
-    }
-
-    /// At most about this many spans held in the process (at least one per shard); more are
-    /// discarded and counted.
-    ///
-    /// ```
-    /// let keep = glimpse_telemetry::traces::KeepTraces::default().max_held_spans(2_000);
-    /// assert_eq!(keep.held_spans(), 2_000);
-    /// ```
-    pub fn max_held_spans(mut self, n: usize) -> Self {
-        self.max_held_spans = n.max(SHARDS);
-        self
-    }
-
-    /// Whether failed requests keep their traces.
-    pub fn keeps_errors(&self) -> bool {
-        self.errors
-    }
-
-    /// The slow threshold, if slow requests keep their traces.
-    pub fn slow(&self) -> Option<Duration> {
-        self.slow
-    }
-
-    /// The bound on spans held per trace.
-    pub fn spans_per_trace(&self) -> usize {
-        self.max_spans_per_trace
-    }
-
-    /// The bound on spans held in the process.
-    pub fn held_spans(&self) -> usize {
-        self.max_held_spans
-    }
-
-    /// Whether nothing is kept (head sampling alone decides).
-    pub fn is_off(&self) -> bool {
-        !self.errors && self.slow.is_none()
-    }
-}
 
 /// The configured sampler, with `Drop` turned into `RecordOnly` so the refused spans are
 /// recorded for [`KeepProcessor`] to hold.
@@ -195,8 +72,6 @@ impl ShouldSample for KeepSampler {
         result
     }
 }
-
-const SHARDS: usize = 16;
 
 /// How many decided traces each shard remembers, for spans that end after their root.
 pub(crate) const DECISIONS_PER_SHARD: usize = 64;
@@ -285,7 +160,7 @@ impl Held {
             |r: &str| catalogue::GLIMPSE_TELEMETRY_HELD_SPANS_DISCARDED.series::<Counter>(&[r]);
         let held = Arc::new(Held {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
-            per_shard: (policy.max_held_spans / SHARDS).max(1),
+            per_shard: (policy.held_spans() / SHARDS).max(1),
             policy,
             kept_error: decisions("kept_error"),
             kept_slow: decisions("kept_slow"),
@@ -327,9 +202,9 @@ impl Held {
     fn ended<P: SpanProcessor>(&self, span: SpanData, next: &P) {
         let trace = span.span_context.trace_id();
         let is_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-        let error = self.policy.errors && is_error(&span);
+        let error = self.policy.keeps_errors() && is_error(&span);
         let slow = is_root
-            && self.policy.slow.is_some_and(|t| {
+            && self.policy.slow().is_some_and(|t| {
                 span.end_time
                     .duration_since(span.start_time)
                     .is_ok_and(|d| d >= t)
@@ -387,7 +262,7 @@ impl Held {
                         decided.remember(trace, false);
                         self.count(None);
                         After::Free(out)
-                    } else if entry.spans.len() >= self.policy.max_spans_per_trace {
+                    } else if entry.spans.len() >= self.policy.spans_per_trace() {
                         self.over_trace.inc();
                         After::Nothing
                     } else if *held >= per_shard {

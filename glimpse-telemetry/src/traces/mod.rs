@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use opentelemetry::trace::{SpanId, TraceContextExt as _, TraceId};
 use opentelemetry::{Context, KeyValue, Value};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
@@ -32,66 +31,18 @@ use opentelemetry_sdk::trace::{
 };
 
 use crate::config::{BatchConfig, Sampler};
-
-pub(crate) mod keep;
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
 pub use crate::subscriber::SKIP_OTEL_FIELD;
-pub use keep::{KeepTraces, keep_current_trace};
 
-/// The trace and span id of the current span when it is sampled (what exemplars carry).
-///
-/// ```
-/// // Outside any span there is nothing to point at.
-/// assert!(glimpse_telemetry::traces::current_sampled_ids().is_none());
-/// ```
-#[inline]
-pub fn current_sampled_ids() -> Option<(TraceId, SpanId)> {
-    Context::map_current(|cx| {
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()))
-    })
-}
-
-/// The tracer of the current `tracing` dispatcher (the one `init` installed, or the one
-/// [`Builder::build`](crate::Builder::build) returned and the caller made current), for adapters
-/// that build OpenTelemetry spans directly; `None` when traces are off.
-///
-/// ```
-/// // Without telemetry there is no tracer.
-/// assert!(glimpse_telemetry::traces::tracer().is_none());
-/// ```
-pub fn tracer() -> Option<opentelemetry_sdk::trace::SdkTracer> {
-    tracing::dispatcher::get_default(|d| d.downcast_ref::<TracerHandle>().map(|h| h.0.clone()))
-}
-
-/// What [`TracerLayer`] exposes through the dispatcher.
-pub(crate) struct TracerHandle(opentelemetry_sdk::trace::SdkTracer);
-
-/// A layer that does nothing but carry the tracer, so [`tracer`] can find it from a dispatcher.
-/// It rides inside the span-fields layer, under that layer's filter (see `subscriber.rs`).
-pub(crate) struct TracerLayer(TracerHandle);
-
-impl TracerLayer {
-    pub(crate) fn new(tracer: opentelemetry_sdk::trace::SdkTracer) -> Self {
-        TracerLayer(TracerHandle(tracer))
-    }
-}
-
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for TracerLayer {
-    // SAFETY: each pointer returned points to a value of exactly the type asked for (the handle
-    // field, or the layer itself), valid for as long as `self` is.
-    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
-        if id == std::any::TypeId::of::<TracerHandle>() {
-            Some(&self.0 as *const TracerHandle as *const ())
-        } else if id == std::any::TypeId::of::<Self>() {
-            Some(self as *const Self as *const ())
-        } else {
-            None
-        }
-    }
-}
+pub(crate) mod carrier;
+pub(crate) mod current;
+pub(crate) mod keep;
+pub(crate) mod policy;
+pub use carrier::tracer;
+pub use current::current_sampled_ids;
+pub use keep::keep_current_trace;
+pub use policy::KeepTraces;
 
 pub(crate) fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
     use opentelemetry_sdk::trace::Sampler as S;
