@@ -99,52 +99,56 @@ fn all_matchers(m: &Matchers) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `expr` with each Grafana variable outside a string (`$name`, `${name}`, `${name:format}`)
-/// replaced by `5m` inside a range or subquery's brackets and by `1` elsewhere, what Grafana
-/// puts there when it sends the query.
+/// `expr` with each Grafana variable outside a string replaced by `5m` inside a range or
+/// subquery's brackets and by `1` elsewhere: what Grafana puts there is a duration or a number.
 fn without_grafana_variables(expr: &str) -> Result<String, String> {
+    replace_grafana_variables(expr, false, |_, in_brackets| {
+        Ok(if in_brackets { "5m" } else { "1" }.to_owned())
+    })
+}
+
+/// `expr` with each Grafana variable (`$name`, `${name}`, `${name:format}`) replaced by
+/// `value(name, in_brackets)`, where `name` is what follows `$` or stands between the braces and
+/// `in_brackets` tells a range or subquery's `[...]`. Variables in strings and comments are
+/// replaced too when `in_strings`, and left as written otherwise.
+pub(crate) fn replace_grafana_variables(
+    expr: &str,
+    in_strings: bool,
+    value: impl Fn(&str, bool) -> Result<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(expr.len());
-    let mut chars = expr.chars().peekable();
+    let mut rest = expr;
     let mut in_brackets = false;
-    while let Some(c) = chars.next() {
+    while let Some(c) = rest.chars().next() {
+        let here = rest;
+        rest = &rest[c.len_utf8()..];
         match c {
-            '"' | '\'' | '`' => {
-                out.push(c);
-                let mut closed = false;
-                while let Some(n) = chars.next() {
-                    out.push(n);
-                    if n == '\\' && c != '`' {
-                        if let Some(escaped) = chars.next() {
-                            out.push(escaped);
-                        }
-                    } else if n == c {
-                        closed = true;
-                        break;
-                    }
-                }
-                if !closed {
-                    return Err("unterminated string".to_owned());
-                }
+            '"' | '\'' | '`' if !in_strings => {
+                let len = literal_len(here)?;
+                out.push_str(&here[..len]);
+                rest = &here[len..];
             }
-            '#' => {
+            '#' if !in_strings => {
                 // A comment runs to the end of the line.
-                out.push(c);
-                while let Some(n) = chars.next_if(|n| *n != '\n') {
-                    out.push(n);
-                }
+                let len = here.find('\n').unwrap_or(here.len());
+                out.push_str(&here[..len]);
+                rest = &here[len..];
             }
             '$' => {
-                if chars.next_if_eq(&'{').is_some() {
-                    if !chars.by_ref().any(|n| n == '}') {
-                        return Err("unbalanced ${".to_owned());
+                let (name, len) = match rest.strip_prefix('{') {
+                    Some(braced) => {
+                        let end = braced.find('}').ok_or("unclosed ${")?;
+                        (&braced[..end], end + 2)
                     }
-                } else {
-                    while chars
-                        .next_if(|n| n.is_ascii_alphanumeric() || *n == '_')
-                        .is_some()
-                    {}
-                }
-                out.push_str(if in_brackets { "5m" } else { "1" });
+                    None => {
+                        let end = rest
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(rest.len());
+                        (&rest[..end], end)
+                    }
+                };
+                out.push_str(&value(name, in_brackets)?);
+                rest = &rest[len..];
             }
             c => {
                 match c {
@@ -158,6 +162,23 @@ fn without_grafana_variables(expr: &str) -> Result<String, String> {
     }
     Ok(out)
 }
+
+/// The length of the string literal `s` starts with, its quotes included.
+fn literal_len(s: &str) -> Result<usize, String> {
+    let quote = s.chars().next().unwrap_or('"');
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quote != '`' {
+            escaped = true;
+        } else if c == quote {
+            return Ok(i + 1);
+        }
+    }
+    Err("unterminated string".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ pub(crate) enum Y {
 }
 
 /// A string node.
-pub(crate) fn s(v: impl Into<String>) -> Y {
+pub(crate) fn string(v: impl Into<String>) -> Y {
     Y::Str(v.into())
 }
 
@@ -51,6 +51,14 @@ pub(crate) fn str_map<K: Into<String>, V: Into<String>>(
 pub(crate) fn render(doc: &Y) -> String {
     let mut out = String::new();
     node_after_key(doc, 0, &mut out, true);
+    out
+}
+
+/// `body` after `header` as comment lines (`#` alone for an empty line).
+pub(crate) fn with_comment_header(header: &str, body: &str) -> String {
+    let mut out = String::new();
+    comment(header, 0, &mut out);
+    out.push_str(body);
     out
 }
 
@@ -246,12 +254,12 @@ mod tests {
             (
                 "groups",
                 Y::Seq(vec![map([
-                    ("name", s("g")),
+                    ("name", string("g")),
                     (
                         "rules",
                         Y::Seq(vec![Y::Commented(
                             "why".into(),
-                            Box::new(map([("record", s("a:b")), ("expr", s("x\n/ y"))])),
+                            Box::new(map([("record", string("a:b")), ("expr", string("x\n/ y"))])),
                         )]),
                     ),
                     ("labels", str_map([("severity", "critical")])),
