@@ -8,9 +8,10 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use glimpse_telemetry::metrics::{DEFAULT_MAX_SERIES, Unit};
 
+use crate::GENERATED;
 use crate::labels;
-use crate::names::{kind_name, s, sample_names};
-use crate::rules::{self, GENERATED};
+use crate::names::{kind_name, sample, sample_names};
+use crate::prometheus::{self, recordings};
 
 fn group_title(g: Group) -> &'static str {
     match g {
@@ -120,7 +121,7 @@ fn metric_section(out: &mut String, m: &MetricDef) {
         .map(|n| format!("`{n}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let _ = writeln!(out, "### {}\n", s(m));
+    let _ = writeln!(out, "### {}\n", sample(m));
     let _ = writeln!(out, "| | |\n|---|---|");
     let _ = writeln!(out, "| Query as | {samples} |");
     let _ = writeln!(out, "| Type | {} |", kind_name(m.kind));
@@ -175,7 +176,7 @@ pub(crate) fn metrics_md() -> String {
             anchor(&group_title(g).replace(' ', "-"))
         );
         for m in ALL.iter().filter(|m| m.group == g) {
-            let _ = writeln!(out, "  - [`{}`](#{})", s(m), anchor(&s(m)));
+            let _ = writeln!(out, "  - [`{}`](#{})", sample(m), anchor(&sample(m)));
         }
     }
     out.push_str(
@@ -219,8 +220,8 @@ fn notes(out: &mut String) {
          ```\n\n\
          The dashboards' `$job` variable lists the jobs that expose `target_info`, i.e. the \
          services that use glimpse-telemetry.\n\n",
-        overflow = s(&GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW),
-        target_info = s(&TARGET_INFO),
+        overflow = sample(&GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW),
+        target_info = sample(&TARGET_INFO),
     );
     out.push_str(
         "## KPIs in PromQL\n\n\
@@ -241,44 +242,47 @@ fn notes(out: &mut String) {
         (
             "API response time p50",
             "< 200 ms",
-            rules::http_quantile_expr("0.5", "job, le", "", "5m"),
+            recordings::http_quantile_expr("0.5", "job, le", "", "5m"),
         ),
         (
             "API response time p95",
             "< 500 ms",
-            rules::http_quantile_expr("0.95", "job, le", "", "5m"),
+            recordings::http_quantile_expr("0.95", "job, le", "", "5m"),
         ),
         (
             "API response time p99",
             "",
-            rules::http_quantile_expr("0.99", "job, le", "", "5m"),
+            recordings::http_quantile_expr("0.99", "job, le", "", "5m"),
         ),
         (
             "Error rate (5xx share)",
             "< 1 %",
-            rules::http_error_ratio_expr("job", "", "5m"),
+            recordings::http_error_ratio_expr("job", "", "5m"),
         ),
         (
             "Availability",
             "99.9 %",
-            format!("1 - ({})", rules::http_error_ratio_expr("job", "", "30d")),
+            format!(
+                "1 - ({})",
+                recordings::http_error_ratio_expr("job", "", "30d")
+            ),
         ),
         (
             "Connection pool utilization",
             "< 80 %",
-            rules::db_utilization_expr("job, db_client_connection_pool_name", ""),
+            recordings::db_utilization_expr("job, db_client_connection_pool_name", ""),
         ),
         (
             "Payment failure rate",
             "< 10 %",
-            rules::payment_failure_ratio_expr("job", "", "5m"),
+            recordings::payment_failure_ratio_expr("job", "", "5m"),
         ),
         (
             "Slow queries per minute",
             "0",
             format!(
                 "sum by (job) (rate({}[5m])) * 60",
-                s(&DB_CLIENT_SLOW_QUERIES)
+                sample(&DB_CLIENT_SLOW_QUERIES)
             ),
         ),
     ];
@@ -301,14 +305,14 @@ fn notes(out: &mut String) {
          `deploy/prometheus/alerts.yml` precomputes the expensive expressions, per `job` (and \
          pool):\n\n| Recording rule | Meaning |\n|---|---|\n",
     );
-    for r in rules::recordings() {
+    for r in prometheus::recordings() {
         let _ = writeln!(out, "| `{}` | {} |", r.record, r.why.replace('\n', " "));
     }
     out.push_str(
         "\nAlerts (tested by `promtool test rules deploy/prometheus/alerts.test.yml`; what to \
          do: [runbooks.md](runbooks.md)):\n\n| Alert | Severity | Fires when | For |\n|---|---|---|---|\n",
     );
-    for a in rules::alerts() {
+    for a in prometheus::alerts() {
         let expr = a.expr.split_whitespace().collect::<Vec<_>>().join(" ");
         let _ = writeln!(
             out,

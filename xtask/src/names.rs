@@ -6,7 +6,7 @@ use glimpse_telemetry::metrics::catalogue::ALL;
 use glimpse_telemetry::metrics::catalogue::{Kind, MetricDef};
 
 /// `<name>_total` for a counter, `target_info` for the info metric, `<name>` otherwise.
-pub(crate) fn s(m: &MetricDef) -> String {
+pub(crate) fn sample(m: &MetricDef) -> String {
     m.sample_name()
 }
 
@@ -34,7 +34,7 @@ pub(crate) fn sum(m: &MetricDef) -> String {
 pub(crate) fn sample_names(m: &MetricDef) -> Vec<String> {
     match m.kind {
         Kind::Histogram => vec![bucket(m), sum(m), count(m)],
-        _ => vec![s(m)],
+        _ => vec![sample(m)],
     }
 }
 

@@ -1,7 +1,13 @@
-//! Just enough PromQL reading to find the metric names (and the label names used with them)
-//! that a rule or panel expression queries. Not a parser: `promtool check rules` does the
-//! syntax; this only has to tell a metric name from a function, a keyword, a label, a string,
-//! a duration or a Grafana variable.
+//! The metric names (and the label names used with them) that a rule or panel expression
+//! queries, read from the syntax tree of the `promql-parser` crate (a port of Prometheus's own
+//! grammar), so an expression it cannot parse is reported as such.
+//!
+//! Panel expressions hold Grafana's variables (`$job`, `$__rate_interval`, `${x:raw}`), which
+//! are not PromQL: [`without_grafana_variables`] puts a duration or a number in their place
+//! before parsing (those inside strings, as in `job=~"$job"`, are valid PromQL and stay).
+
+use promql_parser::label::Matchers;
+use promql_parser::parser::{self, Expr, LabelModifier, VectorSelector};
 
 /// One vector selector: `name{label="v", ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,242 +27,156 @@ pub(crate) struct Refs {
     pub grouping: Vec<String>,
 }
 
-const AGGREGATIONS: &[&str] = &[
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "count",
-    "group",
-    "stddev",
-    "stdvar",
-    "topk",
-    "bottomk",
-    "quantile",
-    "count_values",
-    "limitk",
-    "limit_ratio",
-];
-const GROUPING: &[&str] = &[
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-];
-const KEYWORDS: &[&str] = &[
-    "and", "or", "unless", "bool", "offset", "atan2", "inf", "nan",
-];
-
-fn is_ident_start(c: u8) -> bool {
-    c.is_ascii_alphabetic() || c == b'_' || c == b':'
+/// The metric names and label names `expr` references.
+pub(crate) fn refs(expr: &str) -> Result<Refs, String> {
+    let tree = parser::parse(&without_grafana_variables(expr)?)?;
+    let mut out = Refs::default();
+    collect(&tree, &mut out);
+    Ok(out)
 }
 
-fn is_ident(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'_' || c == b':'
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Reader<'_> {
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
-    fn skip_ws(&mut self) {
-        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
-            self.i += 1;
+fn collect(e: &Expr, out: &mut Refs) {
+    match e {
+        Expr::Aggregate(a) => {
+            if let Some(m) = &a.modifier {
+                out.grouping.extend(label_names(m));
+            }
+            if let Some(p) = &a.param {
+                collect(p, out);
+            }
+            collect(&a.expr, out);
         }
-    }
-
-    fn ident(&mut self) -> String {
-        let start = self.i;
-        while self.peek().is_some_and(is_ident) {
-            self.i += 1;
-        }
-        String::from_utf8_lossy(&self.b[start..self.i]).into_owned()
-    }
-
-    /// Skips a string literal starting at the current quote; returns its content.
-    fn string(&mut self) -> Result<String, String> {
-        let quote = self.b[self.i];
-        self.i += 1;
-        let mut out = Vec::new();
-        while let Some(c) = self.peek() {
-            self.i += 1;
-            if c == b'\\' && quote != b'`' {
-                if let Some(n) = self.peek() {
-                    out.push(n);
-                    self.i += 1;
+        Expr::Binary(b) => {
+            collect(&b.lhs, out);
+            if let Some(m) = &b.modifier {
+                out.grouping.extend(m.matching.iter().flat_map(label_names));
+                if let Some(extra) = m.card.labels() {
+                    out.grouping.extend(extra.labels.iter().cloned());
                 }
-            } else if c == quote {
-                return Ok(String::from_utf8_lossy(&out).into_owned());
-            } else {
+            }
+            collect(&b.rhs, out);
+        }
+        Expr::Unary(u) => collect(&u.expr, out),
+        Expr::Paren(p) => collect(&p.expr, out),
+        Expr::Subquery(s) => collect(&s.expr, out),
+        Expr::VectorSelector(vs) => selector(vs, out),
+        Expr::MatrixSelector(ms) => selector(&ms.vs, out),
+        Expr::Call(c) => c.args.args.iter().for_each(|a| collect(a, out)),
+        Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
+    }
+}
+
+fn label_names(m: &LabelModifier) -> Vec<String> {
+    m.labels().labels.clone()
+}
+
+fn selector(vs: &VectorSelector, out: &mut Refs) {
+    let matchers = all_matchers(&vs.matchers);
+    let name = vs.name.clone().or_else(|| {
+        matchers
+            .iter()
+            .find(|(l, _)| l == "__name__")
+            .map(|(_, v)| v.clone())
+    });
+    if let Some(name) = name {
+        out.selectors.push(Selector {
+            name,
+            labels: matchers
+                .into_iter()
+                .map(|(l, _)| l)
+                .filter(|l| l != "__name__")
+                .collect(),
+        });
+    }
+}
+
+/// `(label, value)` of every matcher, the `or` alternatives included, in order.
+fn all_matchers(m: &Matchers) -> Vec<(String, String)> {
+    m.matchers
+        .iter()
+        .chain(m.or_matchers.iter().flatten())
+        .map(|m| (m.name.clone(), m.value.clone()))
+        .collect()
+}
+
+/// `expr` with each Grafana variable outside a string replaced by `5m` inside a range or
+/// subquery's brackets and by `1` elsewhere: what Grafana puts there is a duration or a number.
+fn without_grafana_variables(expr: &str) -> Result<String, String> {
+    replace_grafana_variables(expr, false, |_, in_brackets| {
+        Ok(if in_brackets { "5m" } else { "1" }.to_owned())
+    })
+}
+
+/// `expr` with each Grafana variable (`$name`, `${name}`, `${name:format}`) replaced by
+/// `value(name, in_brackets)`, where `name` is what follows `$` or stands between the braces and
+/// `in_brackets` tells a range or subquery's `[...]`. Variables in strings and comments are
+/// replaced too when `in_strings`, and left as written otherwise.
+pub(crate) fn replace_grafana_variables(
+    expr: &str,
+    in_strings: bool,
+    value: impl Fn(&str, bool) -> Result<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(expr.len());
+    let mut rest = expr;
+    let mut in_brackets = false;
+    while let Some(c) = rest.chars().next() {
+        let here = rest;
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '"' | '\'' | '`' if !in_strings => {
+                let len = literal_len(here)?;
+                out.push_str(&here[..len]);
+                rest = &here[len..];
+            }
+            '#' if !in_strings => {
+                // A comment runs to the end of the line.
+                let len = here.find('\n').unwrap_or(here.len());
+                out.push_str(&here[..len]);
+                rest = &here[len..];
+            }
+            '$' => {
+                let (name, len) = match rest.strip_prefix('{') {
+                    Some(braced) => {
+                        let end = braced.find('}').ok_or("unclosed ${")?;
+                        (&braced[..end], end + 2)
+                    }
+                    None => {
+                        let end = rest
+                            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                            .unwrap_or(rest.len());
+                        (&rest[..end], end)
+                    }
+                };
+                out.push_str(&value(name, in_brackets)?);
+                rest = &rest[len..];
+            }
+            c => {
+                match c {
+                    '[' => in_brackets = true,
+                    ']' => in_brackets = false,
+                    _ => {}
+                }
                 out.push(c);
             }
         }
-        Err("unterminated string".to_owned())
-    }
-
-    /// Skips from an opening bracket to its closing one, strings included.
-    fn skip_group(&mut self, open: u8, close: u8) -> Result<(), String> {
-        let mut depth = 0usize;
-        while let Some(c) = self.peek() {
-            match c {
-                b'"' | b'\'' | b'`' => {
-                    self.string()?;
-                    continue;
-                }
-                c if c == open => depth += 1,
-                c if c == close => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.i += 1;
-                        return Ok(());
-                    }
-                }
-                _ => {}
-            }
-            self.i += 1;
-        }
-        Err(format!("unbalanced {}", open as char))
-    }
-
-    /// Reads `( a, b )` and returns the names.
-    fn label_list(&mut self) -> Result<Vec<String>, String> {
-        let start = self.i;
-        self.skip_group(b'(', b')')?;
-        let inner = &self.b[start + 1..self.i - 1];
-        Ok(String::from_utf8_lossy(inner)
-            .split(',')
-            .map(|l| l.trim().to_owned())
-            .filter(|l| !l.is_empty())
-            .collect())
-    }
-
-    /// Reads the matchers `{a="x", b=~"y"}` and returns `(label, value)` pairs.
-    fn matchers(&mut self) -> Result<Vec<(String, String)>, String> {
-        self.i += 1; // {
-        let mut out = Vec::new();
-        loop {
-            self.skip_ws();
-            match self.peek() {
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                Some(b',') => self.i += 1,
-                Some(c) if is_ident_start(c) => {
-                    let label = self.ident();
-                    self.skip_ws();
-                    while self.peek().is_some_and(|c| b"=!~".contains(&c)) {
-                        self.i += 1;
-                    }
-                    self.skip_ws();
-                    let value = match self.peek() {
-                        Some(b'"' | b'\'' | b'`') => self.string()?,
-                        _ => return Err(format!("matcher {label} without a string value")),
-                    };
-                    out.push((label, value));
-                }
-                Some(c) => return Err(format!("unexpected {:?} in matchers", c as char)),
-                None => return Err("unbalanced {".to_owned()),
-            }
-        }
-    }
-}
-
-/// The metric names and label names `expr` references.
-pub(crate) fn refs(expr: &str) -> Result<Refs, String> {
-    let mut r = Reader {
-        b: expr.as_bytes(),
-        i: 0,
-    };
-    let mut out = Refs::default();
-    while let Some(c) = r.peek() {
-        match c {
-            b'"' | b'\'' | b'`' => {
-                r.string()?;
-            }
-            b'#' => {
-                while r.peek().is_some_and(|c| c != b'\n') {
-                    r.i += 1;
-                }
-            }
-            b'[' => r.skip_group(b'[', b']')?,
-            b'{' => {
-                // A selector without a name: `{__name__="x", ...}`.
-                let matchers = r.matchers()?;
-                if let Some((_, name)) = matchers.iter().find(|(l, _)| l == "__name__") {
-                    out.selectors.push(Selector {
-                        name: name.clone(),
-                        labels: matchers
-                            .iter()
-                            .map(|(l, _)| l.clone())
-                            .filter(|l| l != "__name__")
-                            .collect(),
-                    });
-                }
-            }
-            b'$' => {
-                // A Grafana variable: $name, ${name}, ${name:format}.
-                r.i += 1;
-                if r.peek() == Some(b'{') {
-                    r.skip_group(b'{', b'}')?;
-                } else {
-                    r.ident();
-                }
-            }
-            c if c.is_ascii_digit()
-                || (c == b'.' && r.b.get(r.i + 1).is_some_and(u8::is_ascii_digit)) =>
-            {
-                // A number or a duration (5m, 1h30m, 1e-3, 0x1f).
-                let start = r.i;
-                loop {
-                    match r.peek() {
-                        Some(c) if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' => r.i += 1,
-                        Some(b'+' | b'-')
-                            if matches!(r.b[r.i - 1], b'e' | b'E')
-                                && r.b[start..r.i - 1]
-                                    .iter()
-                                    .all(|c| c.is_ascii_digit() || *c == b'.') =>
-                        {
-                            r.i += 1
-                        }
-                        _ => break,
-                    }
-                }
-            }
-            c if is_ident_start(c) => {
-                let word = r.ident();
-                let lower = word.to_ascii_lowercase();
-                r.skip_ws();
-                if GROUPING.contains(&lower.as_str()) {
-                    if r.peek() == Some(b'(') {
-                        out.grouping.extend(r.label_list()?);
-                    }
-                } else if AGGREGATIONS.contains(&lower.as_str())
-                    || KEYWORDS.contains(&lower.as_str())
-                    || r.peek() == Some(b'(')
-                {
-                    // An aggregation, a keyword or a function call.
-                } else {
-                    let labels = if r.peek() == Some(b'{') {
-                        r.matchers()?.into_iter().map(|(l, _)| l).collect()
-                    } else {
-                        Vec::new()
-                    };
-                    out.selectors.push(Selector { name: word, labels });
-                }
-            }
-            _ => r.i += 1,
-        }
     }
     Ok(out)
+}
+
+/// The length of the string literal `s` starts with, its quotes included.
+fn literal_len(s: &str) -> Result<usize, String> {
+    let quote = s.chars().next().unwrap_or('"');
+    let mut escaped = false;
+    for (i, c) in s.char_indices().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if c == '\\' && quote != '`' {
+            escaped = true;
+        } else if c == quote {
+            return Ok(i + 1);
+        }
+    }
+    Err("unterminated string".to_owned())
 }
 
 #[cfg(test)]
@@ -291,7 +211,7 @@ mod tests {
         assert_eq!(
             names(
                 r#"sum without (instance) (a_total offset 5m) / ignoring (x) group_left (y) b
-                   and on (job) c > bool 1e-3 unless d{l="e f g"} or SUM BY (z) (e[1h:5m]) * ${x:raw} + $__range"#
+                   and on (job) c > bool 1e-3 unless d{l="e f g"} or SUM BY (z) (rate(e[1h:5m])) * ${x:raw} + $__range"#
             ),
             vec!["a_total", "b", "c", "d", "e"]
         );

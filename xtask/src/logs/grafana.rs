@@ -65,11 +65,11 @@ pub(crate) fn is_loki(target: &Value) -> bool {
 /// The provisioned Loki data source.
 pub(crate) fn datasource() -> Y {
     map([
-        ("name", yaml::s("Loki")),
-        ("uid", yaml::s(LOKI_UID)),
-        ("type", yaml::s("loki")),
-        ("access", yaml::s("proxy")),
-        ("url", yaml::s("http://loki:3100")),
+        ("name", yaml::string("Loki")),
+        ("uid", yaml::string(LOKI_UID)),
+        ("type", yaml::string("loki")),
+        ("access", yaml::string("proxy")),
+        ("url", yaml::string("http://loki:3100")),
         ("editable", Y::Raw("false".into())),
         (
             "jsonData",
@@ -78,10 +78,16 @@ pub(crate) fn datasource() -> Y {
                 Y::Commented(
                     "A log line's traceId opens the trace in Jaeger.".into(),
                     Box::new(Y::Seq(vec![map([
-                        ("name", yaml::s("traceId")),
-                        ("matcherRegex", yaml::s(r#""traceId":"([0-9a-f]{32})""#)),
-                        ("datasourceUid", yaml::s(crate::provisioning::JAEGER_UID)),
-                        ("url", yaml::s("$${__value.raw}")),
+                        ("name", yaml::string("traceId")),
+                        (
+                            "matcherRegex",
+                            yaml::string(r#""traceId":"([0-9a-f]{32})""#),
+                        ),
+                        (
+                            "datasourceUid",
+                            yaml::string(crate::grafana::model::JAEGER_UID),
+                        ),
+                        ("url", yaml::string("$${__value.raw}")),
                     ])])),
                 ),
             )]),

@@ -58,18 +58,21 @@ fn filebeat_yml() -> String {
         };
         indices.push(Y::Commented(
             format!("{}: {} days.", c.lines, c.days),
-            Box::new(map([("index", yaml::s(index(c.name))), ("when", when)])),
+            Box::new(map([
+                ("index", yaml::string(index(c.name))),
+                ("when", when),
+            ])),
         ));
     }
     let doc = map([
         (
             "filebeat.inputs",
             Y::Seq(vec![map([
-                ("type", yaml::s("filestream")),
-                ("id", yaml::s("glimpse-containers")),
+                ("type", yaml::string("filestream")),
+                ("id", yaml::string("glimpse-containers")),
                 (
                     "paths",
-                    Y::Seq(vec![yaml::s("/var/lib/docker/containers/*/*.log")]),
+                    Y::Seq(vec![yaml::string("/var/lib/docker/containers/*/*.log")]),
                 ),
                 (
                     "parsers",
@@ -83,7 +86,7 @@ fn filebeat_yml() -> String {
                             map([(
                                 "ndjson",
                                 map([
-                                    ("target", yaml::s("")),
+                                    ("target", yaml::string("")),
                                     ("overwrite_keys", raw("true")),
                                     ("expand_keys", raw("false")),
                                     ("add_error_key", raw("true")),
@@ -105,7 +108,7 @@ fn filebeat_yml() -> String {
                             "fields",
                             Y::Seq(
                                 ["agent", "ecs", "input", "log", "host", "stream"]
-                                    .map(yaml::s)
+                                    .map(yaml::string)
                                     .to_vec(),
                             ),
                         ),
@@ -123,14 +126,14 @@ fn filebeat_yml() -> String {
             ),
         ),
         ("setup.template.enabled", raw("false")),
-        ("setup.template.name", yaml::s(INDEX_PREFIX)),
-        ("setup.template.pattern", yaml::s(format!("{INDEX_PREFIX}-*"))),
+        ("setup.template.name", yaml::string(INDEX_PREFIX)),
+        ("setup.template.pattern", yaml::string(format!("{INDEX_PREFIX}-*"))),
         (
             "output.elasticsearch",
             map([
                 (
                     "hosts",
-                    Y::Seq(vec![yaml::s("${ELASTICSEARCH_HOSTS:http://elasticsearch:9200}")]),
+                    Y::Seq(vec![yaml::string("${ELASTICSEARCH_HOSTS:http://elasticsearch:9200}")]),
                 ),
                 (
                     "index",
@@ -140,7 +143,7 @@ fn filebeat_yml() -> String {
                             class("system").lines,
                             class("system").days
                         ),
-                        Box::new(yaml::s(index("system"))),
+                        Box::new(yaml::string(index("system"))),
                     ),
                 ),
                 ("indices", Y::Seq(indices)),
@@ -169,25 +172,31 @@ fn loki_yml() -> String {
                 class("payment").days
             ),
             Box::new(map([
-                ("selector", yaml::s(format!("{{log_type=\"{audit}\"}}"))),
+                (
+                    "selector",
+                    yaml::string(format!("{{log_type=\"{audit}\"}}")),
+                ),
                 ("priority", raw("3")),
-                ("period", yaml::s(days(class("payment").days))),
+                ("period", yaml::string(days(class("payment").days))),
             ])),
         ),
         Y::Commented(
             format!("Security events: {} days.", class("activity").days),
             Box::new(map([
-                ("selector", yaml::s(format!("{{log_type=\"{security}\"}}"))),
+                (
+                    "selector",
+                    yaml::string(format!("{{log_type=\"{security}\"}}")),
+                ),
                 ("priority", raw("2")),
-                ("period", yaml::s(days(class("activity").days))),
+                ("period", yaml::string(days(class("activity").days))),
             ])),
         ),
         Y::Commented(
             format!("Debug logs: {} days.", class("debug").days),
             Box::new(map([
-                ("selector", yaml::s("{level=~\"DEBUG|TRACE\"}")),
+                ("selector", yaml::string("{level=~\"DEBUG|TRACE\"}")),
                 ("priority", raw("1")),
-                ("period", yaml::s(days(class("debug").days))),
+                ("period", yaml::string(days(class("debug").days))),
             ])),
         ),
     ];
@@ -203,7 +212,7 @@ fn loki_yml() -> String {
         (
             "common",
             map([
-                ("path_prefix", yaml::s("/loki")),
+                ("path_prefix", yaml::string("/loki")),
                 ("replication_factor", raw("1")),
                 (
                     "ring",
@@ -226,10 +235,10 @@ fn loki_yml() -> String {
             map([(
                 "configs",
                 Y::Seq(vec![map([
-                    ("from", yaml::s("2024-01-01")),
-                    ("store", yaml::s("tsdb")),
-                    ("object_store", yaml::s("filesystem")),
-                    ("schema", yaml::s("v13")),
+                    ("from", yaml::string("2024-01-01")),
+                    ("store", yaml::string("tsdb")),
+                    ("object_store", yaml::string("filesystem")),
+                    ("schema", yaml::string("v13")),
                     (
                         "index",
                         yaml::str_map([("prefix", "index_"), ("period", "24h")]),
@@ -240,9 +249,9 @@ fn loki_yml() -> String {
         (
             "compactor",
             map([
-                ("working_directory", yaml::s("/loki/compactor")),
+                ("working_directory", yaml::string("/loki/compactor")),
                 ("retention_enabled", raw("true")),
-                ("delete_request_store", yaml::s("filesystem")),
+                ("delete_request_store", yaml::string("filesystem")),
             ]),
         ),
         (
@@ -252,7 +261,7 @@ fn loki_yml() -> String {
                     "retention_period",
                     Y::Commented(
                         format!("System logs: {} days.", class("system").days),
-                        Box::new(yaml::s(days(class("system").days))),
+                        Box::new(yaml::string(days(class("system").days))),
                     ),
                 ),
                 ("retention_stream", Y::Seq(streams)),
@@ -286,7 +295,7 @@ fn promtail_yml() -> String {
         (
             "scrape_configs",
             Y::Seq(vec![map([
-                ("job_name", yaml::s("glimpse")),
+                ("job_name", yaml::string("glimpse")),
                 (
                     "docker_sd_configs",
                     Y::Seq(vec![yaml::str_map([
@@ -302,12 +311,12 @@ fn promtail_yml() -> String {
                         Box::new(Y::Seq(vec![map([
                             (
                                 "source_labels",
-                                Y::Seq(vec![yaml::s(
+                                Y::Seq(vec![yaml::string(
                                     "__meta_docker_container_label_com_docker_compose_service",
                                 )]),
                             ),
-                            ("regex", yaml::s("glimpse-.*")),
-                            ("action", yaml::s("keep")),
+                            ("regex", yaml::string("glimpse-.*")),
+                            ("action", yaml::string("keep")),
                         ])])),
                     ),
                 ),

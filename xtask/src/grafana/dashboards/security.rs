@@ -6,9 +6,11 @@ use glimpse_telemetry::metrics::catalogue::{
 };
 use serde_json::Value;
 
-use super::{Layout, M, RANGE, dashboard, q, rate, sel, selector, stat, ts};
-use crate::names::{count, s};
-use crate::rules::security::{DATA_ACCESS, DENIED, DENIED_STATUSES, TRAFFIC};
+use crate::grafana::layout::{Layout, dashboard};
+use crate::grafana::model::{JOB_FILTER, RANGE, job_selector, query, rate, stat, timeseries};
+use crate::names::{count, sample};
+use crate::prometheus::alerts::security::{DATA_ACCESS, DENIED, DENIED_STATUSES, TRAFFIC};
+use crate::prometheus::recordings::selector;
 
 fn event(event_type: &str) -> String {
     format!(r#"event_type="{event_type}""#)
@@ -17,19 +19,19 @@ fn event(event_type: &str) -> String {
 fn total(extra: &str) -> String {
     format!(
         "sum(increase({}[{RANGE}]))",
-        sel(&GLIMPSE_AUDIT_EVENTS, extra)
+        job_selector(&GLIMPSE_AUDIT_EVENTS, extra)
     )
 }
 
 fn per_minute_by_outcome(event_type: &str) -> String {
     format!(
         "sum by (outcome) ({}) * 60",
-        rate(&s(&GLIMPSE_AUDIT_EVENTS), &event(event_type))
+        rate(&sample(&GLIMPSE_AUDIT_EVENTS), &event(event_type))
     )
 }
 
-pub(super) fn security() -> Value {
-    let keys = s(&GLIMPSE_API_KEY_REQUESTS);
+pub(crate) fn security() -> Value {
+    let keys = sample(&GLIMPSE_API_KEY_REQUESTS);
     let mut l = Layout::new();
     l.row("Security events over the selected time range");
     l.add(
@@ -60,7 +62,7 @@ pub(super) fn security() -> Value {
             "short",
             format!(
                 "sum(increase({}[{RANGE}]))",
-                selector(&keys, &[r#"outcome="rejected""#, M])
+                selector(&keys, &[r#"outcome="rejected""#, JOB_FILTER])
             ),
         )
         .thresholds(&[(1.0, "orange")]),
@@ -68,20 +70,20 @@ pub(super) fn security() -> Value {
 
     l.row("Authentication and API keys");
     l.add(
-        ts(
+        timeseries(
             "Failed logins per minute by reason",
             "MultipleFailedLogins fires above 10 in 5 minutes. The security lines \
              (event_type failed_login) name the accounts.",
             "short",
-            vec![q(per_minute_by_outcome("failed_login"), "{{outcome}}")],
+            vec![query(per_minute_by_outcome("failed_login"), "{{outcome}}")],
         )
         .stacked(),
     );
-    l.add(ts(
+    l.add(timeseries(
         "API key requests per minute, top 10 keys",
         "Requests that presented an API key, by key id (never the key) and outcome.",
         "short",
-        vec![q(
+        vec![query(
             format!(
                 "topk(10, sum by (api_key_id, outcome) ({}) * 60)",
                 rate(&keys, "")
@@ -92,26 +94,29 @@ pub(super) fn security() -> Value {
 
     l.row("Data access and changes");
     l.add(
-        ts(
+        timeseries(
             "Access to user data per minute by action",
             "audit::user_data_access calls (someone read or changed another user's data). \
              DataAccessAnomaly fires far above the day's baseline.",
             "short",
-            vec![q(per_minute_by_outcome("user_data_access"), "{{outcome}}")],
+            vec![query(
+                per_minute_by_outcome("user_data_access"),
+                "{{outcome}}",
+            )],
         )
         .stacked(),
     );
     l.add(
-        ts(
+        timeseries(
             "Permission, admin and configuration changes per minute",
             "The guide's \"Permission Changes\" and \"System Changes\": audit::permission_change, \
              audit::admin_action and audit::config_change.",
             "short",
-            vec![q(
+            vec![query(
                 format!(
                     "sum by (event_type, outcome) ({}) * 60",
                     rate(
-                        &s(&GLIMPSE_AUDIT_EVENTS),
+                        &sample(&GLIMPSE_AUDIT_EVENTS),
                         r#"event_type=~"permission_change|admin_action|config_change""#
                     )
                 ),
@@ -122,38 +127,38 @@ pub(super) fn security() -> Value {
     );
 
     l.row("Traffic against its baseline");
-    let band = |b: &crate::rules::security::Baseline| {
+    let band = |b: &crate::prometheus::alerts::security::Baseline| {
         vec![
-            q(selector(b.rate, &[M]), "now {{job}}"),
-            q(selector(b.avg, &[M]), "mean of the day {{job}}"),
-            q(
+            query(selector(b.rate, &[JOB_FILTER]), "now {{job}}"),
+            query(selector(b.avg, &[JOB_FILTER]), "mean of the day {{job}}"),
+            query(
                 format!(
                     "{} + 3 * {}",
-                    selector(b.avg, &[M]),
-                    selector(b.stddev, &[M])
+                    selector(b.avg, &[JOB_FILTER]),
+                    selector(b.stddev, &[JOB_FILTER])
                 ),
                 "mean + 3σ {{job}}",
             ),
         ]
     };
-    l.add(ts(
+    l.add(timeseries(
         "Request rate and its baseline",
         "Requests per second, the mean of the last day and mean + 3 standard deviations. \
          UnusualTraffic fires when the rate is more than 3 deviations away for 10 minutes.",
         "reqps",
         band(&TRAFFIC),
     ));
-    l.add(ts(
+    l.add(timeseries(
         "Denied responses (401, 403, 404) and their baseline",
         "SuspiciousApiUsage fires above mean + 3 deviations for 5 minutes.",
         "reqps",
         band(&DENIED),
     ));
-    l.add(ts(
+    l.add(timeseries(
         "Denied responses by route and status",
         "Which routes answer 401, 403 and 404; `unmatched` is paths no route knows (scanners).",
         "reqps",
-        vec![q(
+        vec![query(
             format!(
                 "sum by (http_route, http_response_status_code) ({})",
                 rate(&count(&HTTP_SERVER_REQUEST_DURATION), DENIED_STATUSES)
@@ -162,16 +167,16 @@ pub(super) fn security() -> Value {
         )],
     ));
     l.add(
-        ts(
+        timeseries(
             "Distance from the baseline (z-score)",
             "Standard deviations between each rate and its mean of the last day; the security \
              alerts fire above 3.",
             "short",
             vec![
-                q(selector(TRAFFIC.zscore, &[M]), "requests {{job}}"),
-                q(selector(DENIED.zscore, &[M]), "denied {{job}}"),
-                q(
-                    selector(DATA_ACCESS.zscore, &[M]),
+                query(selector(TRAFFIC.zscore, &[JOB_FILTER]), "requests {{job}}"),
+                query(selector(DENIED.zscore, &[JOB_FILTER]), "denied {{job}}"),
+                query(
+                    selector(DATA_ACCESS.zscore, &[JOB_FILTER]),
                     "user data access {{job}}",
                 ),
             ],

@@ -2,14 +2,11 @@
 //! Jaeger data source, the Loki data source (log panels), and the provider that loads the
 //! generated dashboards.
 
+use crate::GENERATED;
 use crate::GeneratedFile;
-use crate::rules::GENERATED;
+use crate::grafana::model::{JAEGER_UID, PROMETHEUS_UID};
 use crate::yaml::{self, Y, map};
 
-/// The uid of the provisioned Prometheus data source (the dashboards' `$datasource` default).
-pub(crate) const PROMETHEUS_UID: &str = "prometheus";
-/// The uid of the provisioned Jaeger data source, where exemplar trace ids link to.
-pub(crate) const JAEGER_UID: &str = "jaeger";
 /// The exemplar label that holds the trace id (`TraceExemplar` in the SDK).
 pub(crate) const TRACE_ID_LABEL: &str = "trace_id";
 /// Where the dashboards are mounted in the Grafana container.
@@ -26,18 +23,18 @@ pub(crate) fn files() -> Vec<GeneratedFile> {
             "datasources",
             Y::Seq(vec![
                 map([
-                    ("name", yaml::s("Prometheus")),
-                    ("uid", yaml::s(PROMETHEUS_UID)),
-                    ("type", yaml::s("prometheus")),
-                    ("access", yaml::s("proxy")),
-                    ("url", yaml::s("http://prometheus:9090")),
+                    ("name", yaml::string("Prometheus")),
+                    ("uid", yaml::string(PROMETHEUS_UID)),
+                    ("type", yaml::string("prometheus")),
+                    ("access", yaml::string("proxy")),
+                    ("url", yaml::string("http://prometheus:9090")),
                     ("isDefault", Y::Raw("true".into())),
                     ("editable", Y::Raw("false".into())),
                     (
                         "jsonData",
                         map([
-                            ("httpMethod", yaml::s("POST")),
-                            ("timeInterval", yaml::s("15s")),
+                            ("httpMethod", yaml::string("POST")),
+                            ("timeInterval", yaml::string("15s")),
                             (
                                 "exemplarTraceIdDestinations",
                                 Y::Commented(
@@ -45,8 +42,8 @@ pub(crate) fn files() -> Vec<GeneratedFile> {
                                      the trace in Jaeger."
                                         .into(),
                                     Box::new(Y::Seq(vec![map([
-                                        ("name", yaml::s(TRACE_ID_LABEL)),
-                                        ("datasourceUid", yaml::s(JAEGER_UID)),
+                                        ("name", yaml::string(TRACE_ID_LABEL)),
+                                        ("datasourceUid", yaml::string(JAEGER_UID)),
                                     ])])),
                                 ),
                             ),
@@ -54,11 +51,11 @@ pub(crate) fn files() -> Vec<GeneratedFile> {
                     ),
                 ]),
                 map([
-                    ("name", yaml::s("Jaeger")),
-                    ("uid", yaml::s(JAEGER_UID)),
-                    ("type", yaml::s("jaeger")),
-                    ("access", yaml::s("proxy")),
-                    ("url", yaml::s("http://jaeger:16686")),
+                    ("name", yaml::string("Jaeger")),
+                    ("uid", yaml::string(JAEGER_UID)),
+                    ("type", yaml::string("jaeger")),
+                    ("access", yaml::string("proxy")),
+                    ("url", yaml::string("http://jaeger:16686")),
                     ("editable", Y::Raw("false".into())),
                 ]),
                 crate::logs::grafana::datasource(),
@@ -70,13 +67,13 @@ pub(crate) fn files() -> Vec<GeneratedFile> {
         (
             "providers",
             Y::Seq(vec![map([
-                ("name", yaml::s("glimpse")),
-                ("folder", yaml::s("Glimpse")),
-                ("type", yaml::s("file")),
+                ("name", yaml::string("glimpse")),
+                ("folder", yaml::string("Glimpse")),
+                ("type", yaml::string("file")),
                 ("disableDeletion", Y::Raw("true".into())),
                 ("allowUiUpdates", Y::Raw("false".into())),
                 ("updateIntervalSeconds", Y::Raw("30".into())),
-                ("options", map([("path", yaml::s(DASHBOARDS_PATH))])),
+                ("options", map([("path", yaml::string(DASHBOARDS_PATH))])),
             ])]),
         ),
     ]);

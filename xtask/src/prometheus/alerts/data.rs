@@ -2,8 +2,9 @@
 
 use glimpse_telemetry::metrics::catalogue::{DB_CLIENT_TRANSACTIONS, GLIMPSE_CACHE_LOOKUPS};
 
-use super::{DATABASE, Recording, selector};
-use crate::names::s;
+use crate::names::sample;
+use crate::prometheus::model::{DATABASE, Recording};
+use crate::prometheus::recordings::selector;
 
 pub(crate) const CACHE_HIT_RATIO: &str = "glimpse:cache_hit_ratio:rate5m";
 pub(crate) const TRANSACTIONS_RATE: &str = "glimpse:db_transactions:rate5m";
@@ -11,7 +12,7 @@ pub(crate) const TRANSACTIONS_RATE: &str = "glimpse:db_transactions:rate5m";
 /// The share of lookups that hit, by `by`, for the matchers `m`. Absent (not NaN) for a cache
 /// without lookups in the window.
 pub(crate) fn cache_hit_ratio_expr(by: &str, m: &str, window: &str) -> String {
-    let lookups = s(&GLIMPSE_CACHE_LOOKUPS);
+    let lookups = sample(&GLIMPSE_CACHE_LOOKUPS);
     format!(
         "sum by ({by}) (rate({}[{window}]))\n/\n(sum by ({by}) (rate({}[{window}])) > 0)",
         selector(&lookups, &[r#"result="hit""#, m]),
@@ -26,7 +27,7 @@ pub(crate) fn recordings() -> Vec<Recording> {
             record: TRANSACTIONS_RATE,
             expr: format!(
                 "sum by (job, db_client_connection_pool_name, outcome) (rate({}[5m]))",
-                s(&DB_CLIENT_TRANSACTIONS)
+                sample(&DB_CLIENT_TRANSACTIONS)
             ),
             why: "Transactions per second by pool and outcome (the guide's \"Transaction Rate\").",
         },

@@ -5,11 +5,9 @@ use glimpse_telemetry::metrics::catalogue::{
     BROWSER_WEB_VITAL_INP, BROWSER_WEB_VITAL_LCP, MetricDef,
 };
 
-use super::{Alert, Case, Fired, JOB, Severity, series};
 use crate::names::bucket;
-
-/// The rule group of the browser's metrics.
-pub(crate) const BROWSER: &str = "glimpse-browser";
+use crate::prometheus::model::{Alert, BROWSER, Case, Fired, JOB, Severity, series};
+use crate::prometheus::recordings::selector;
 
 /// The thresholds above which a p75 is "poor" (web-vitals'), both bucket bounds of their
 /// histograms, so the comparison is exact.
@@ -26,7 +24,7 @@ pub(crate) fn p75_expr(
 ) -> String {
     format!(
         "label_replace(histogram_quantile(0.75, sum by ({by}) (rate({}[{window}]))), \"web_vital\", \"{label}\", \"\", \"\")",
-        super::selector(&bucket(m), &[matchers])
+        selector(&bucket(m), &[matchers])
     )
 }
 

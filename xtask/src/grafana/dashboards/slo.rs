@@ -1,18 +1,20 @@
 //! The Service Level Objectives dashboard, generated from the declarations in
-//! `xtask/src/rules/slo.rs`: per objective, the error budget left, the SLI over 30 days, and the
+//! `xtask/src/prometheus/alerts/slo.rs`: per objective, the error budget left, the SLI over 30 days, and the
 //! burn rates the page alerts watch.
 
 use serde_json::Value;
 
-use super::{Layout, M, Panel, dashboard, q, selector, stat, ts};
-use crate::rules::slo::{OBJECTIVES, fmt_f};
+use crate::grafana::layout::{Layout, dashboard};
+use crate::grafana::model::{JOB_FILTER, Panel, query, stat, timeseries};
+use crate::prometheus::alerts::slo::{OBJECTIVES, fmt_f};
+use crate::prometheus::recordings::selector;
 
 /// Panel titles are `&'static str`; these are built once per generation from the declarations.
 fn title(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-pub(super) fn slo() -> Value {
+pub(crate) fn slo() -> Value {
     let mut l = Layout::new();
     for o in OBJECTIVES {
         let budget = fmt_f(o.budget());
@@ -28,7 +30,7 @@ pub(super) fn slo() -> Value {
                      services."
                 ),
                 "percentunit",
-                format!("min({})", selector(&o.budget_remaining(), &[M])),
+                format!("min({})", selector(&o.budget_remaining(), &[JOB_FILTER])),
             )
         });
         l.add(stat(
@@ -38,14 +40,17 @@ pub(super) fn slo() -> Value {
                 fmt_f(o.target)
             ),
             "percentunit",
-            format!("1 - max({})", selector(&o.ratio("30d"), &[M])),
+            format!("1 - max({})", selector(&o.ratio("30d"), &[JOB_FILTER])),
         ));
         l.add(
-            ts(
+            timeseries(
                 title(format!("Error budget left over time ({})", o.name)),
                 "The share of the 30-day error budget left, per service.",
                 "percentunit",
-                vec![q(selector(&o.budget_remaining(), &[M]), "{{job}}")],
+                vec![query(
+                    selector(&o.budget_remaining(), &[JOB_FILTER]),
+                    "{{job}}",
+                )],
             )
             .w(12),
         );
@@ -58,7 +63,7 @@ pub(super) fn slo() -> Value {
             .map(|b| format!("above {}x over {} and {}", fmt_f(b.factor), b.long, b.short))
             .collect();
         l.add(
-            ts(
+            timeseries(
                 title(format!("Burn rate ({})", o.name)),
                 &format!(
                     "How many times faster than allowed the budget burns (1: exactly spent in \
@@ -69,8 +74,8 @@ pub(super) fn slo() -> Value {
                 ["5m", "30m", "1h", "6h"]
                     .iter()
                     .map(|w| {
-                        q(
-                            format!("{} / {budget}", selector(&o.ratio(w), &[M])),
+                        query(
+                            format!("{} / {budget}", selector(&o.ratio(w), &[JOB_FILTER])),
                             &format!("{w} {{{{job}}}}"),
                         )
                     })
@@ -83,7 +88,7 @@ pub(super) fn slo() -> Value {
     dashboard(
         "glimpse-slo",
         "Glimpse / Service Level Objectives",
-        "Error budgets and burn rates of the objectives declared in xtask/src/rules/slo.rs \
+        "Error budgets and burn rates of the objectives declared in xtask/src/prometheus/alerts/slo.rs \
          (availability 99.9 %, 95 % of requests within 500 ms), the multi-window burn-rate \
          alerts' view.",
         l,

@@ -25,11 +25,11 @@
 
 use glimpse_telemetry::metrics::catalogue::{HTTP_SERVER_REQUEST_DURATION, MetricDef};
 
-use super::{Alert, Case, Fired, JOB, Recording, Severity, job, sel, selector, series};
 use crate::names::{bucket, count};
-
-/// The rule group of the SLO rules.
-pub(crate) const SLO: &str = "glimpse-slo";
+use crate::prometheus::model::{
+    Alert, Case, Fired, JOB, Recording, SLO, Severity, job_label, series, series_selector,
+};
+use crate::prometheus::recordings::selector;
 
 /// What counts as a bad event.
 pub(crate) enum Sli {
@@ -308,7 +308,7 @@ fn burn_alert(o: &'static Objective, b: &'static Burn) -> Alert {
     };
     let fired = || {
         vec![Fired {
-            labels: vec![job()],
+            labels: vec![job_label()],
             summary: summary.replace("{{ $labels.job }}", JOB),
             description: description_for(JOB),
         }]
@@ -332,7 +332,7 @@ fn burn_alert(o: &'static Objective, b: &'static Burn) -> Alert {
         description: leak(description_for("{{ $labels.job }}")),
         why: "Multi-window, multi-burn-rate (SRE workbook): both the long and the short window\n\
               burn faster than the factor. Generated from the objective's declaration\n\
-              (xtask/src/rules/slo.rs).",
+              (xtask/src/prometheus/alerts/slo.rs).",
         tests: vec![
             Case {
                 what: format!(
@@ -358,7 +358,10 @@ fn burn_alert(o: &'static Objective, b: &'static Burn) -> Alert {
                 exprs: vec![(
                     format!("round({} * 1000000)", o.ratio("1h")),
                     at(total),
-                    vec![(sel("", &[("job", JOB)]), (over * 1000).to_string())],
+                    vec![(
+                        series_selector("", &[("job", JOB)]),
+                        (over * 1000).to_string(),
+                    )],
                 )],
             },
             Case {

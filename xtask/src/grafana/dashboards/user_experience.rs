@@ -7,8 +7,9 @@ use glimpse_telemetry::metrics::catalogue::{
     BROWSER_WEB_VITAL_TTFB, GLIMPSE_TELEMETRY_RUM_BEACONS, MetricDef,
 };
 
-use super::{Layout, Panel, q, qx, rate, ts};
-use crate::names::{bucket, s};
+use crate::grafana::layout::Layout;
+use crate::grafana::model::{Panel, query, query_with_exemplars, rate, timeseries};
+use crate::names::{bucket, sample};
 
 /// p75 of `m` per page, with exemplars (the document request's trace).
 fn p75(
@@ -19,7 +20,7 @@ fn p75(
     poor: f64,
     what: &str,
 ) -> Panel {
-    ts(
+    timeseries(
         title,
         &format!(
             "75th percentile of {what} per page route, measured by browsers (web-vitals). Good up \
@@ -27,7 +28,7 @@ fn p75(
              document request."
         ),
         unit,
-        vec![qx(
+        vec![query_with_exemplars(
             format!(
                 "histogram_quantile(0.75, sum by (le, page_route) ({}))",
                 rate(&bucket(m), "")
@@ -83,12 +84,12 @@ pub(super) fn row(l: &mut Layout) {
         "Time to First Byte",
     ));
     l.add(
-        ts(
+        timeseries(
             "Page load p75 by page",
             "75th percentile of page-load time (Navigation Timing loadEventEnd) per page route, \
              measured by browsers.",
             "s",
-            vec![qx(
+            vec![query_with_exemplars(
                 format!(
                     "histogram_quantile(0.75, sum by (le, page_route) ({}))",
                     rate(&bucket(&BROWSER_PAGE_LOAD_DURATION), "")
@@ -98,14 +99,14 @@ pub(super) fn row(l: &mut Layout) {
         )
         .w(8),
     );
-    let ratings = rate(&s(&BROWSER_WEB_VITAL_RATINGS), "");
+    let ratings = rate(&sample(&BROWSER_WEB_VITAL_RATINGS), "");
     l.add(
-        ts(
+        timeseries(
             "Good / needs improvement / poor",
             "Share of page views rated good, needs-improvement and poor, per web vital \
              (web-vitals' thresholds).",
             "percentunit",
-            vec![q(
+            vec![query(
                 format!(
                     "sum by (web_vital, rating) ({ratings})\n/ ignoring (rating) group_left\nsum by (web_vital) ({ratings})"
                 ),
@@ -116,15 +117,15 @@ pub(super) fn row(l: &mut Layout) {
         .w(16),
     );
     l.add(
-        ts(
+        timeseries(
             "RUM beacons by outcome",
             "Beacons received per second by outcome: accepted, or refused (invalid, too_large, \
              unsupported_media_type, rate_limited: dropped by the per-process rate bound).",
             "reqps",
-            vec![q(
+            vec![query(
                 format!(
                     "sum by (outcome) ({})",
-                    rate(&s(&GLIMPSE_TELEMETRY_RUM_BEACONS), "")
+                    rate(&sample(&GLIMPSE_TELEMETRY_RUM_BEACONS), "")
                 ),
                 "{{outcome}}",
             )],

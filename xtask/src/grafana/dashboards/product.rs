@@ -6,14 +6,28 @@ use glimpse_telemetry::metrics::catalogue::{
     GLIMPSE_PAYMENTS_PROCESSED, GLIMPSE_USER_REGISTRATIONS, HTTP_SERVER_REQUEST_DURATION,
 };
 
-use super::{Layout, Panel, RANGE, q, rate, sel, stat, ts};
-use crate::names::{count, s};
+use crate::grafana::layout::Layout;
+use crate::grafana::model::{Panel, RANGE, job_selector, query, rate, stat, timeseries};
+use crate::names::{count, sample};
 
 const SUCCEEDED: &str = r#"outcome="succeeded""#;
 
+/// "Active users" per service, on the Application Overview and the Business Metrics.
+pub(super) fn active_users() -> Panel {
+    timeseries(
+        "Active users",
+        "Distinct users seen in the last five minutes.",
+        "short",
+        vec![query(
+            format!("sum by (job) ({})", job_selector(&GLIMPSE_ACTIVE_USERS, "")),
+            "{{job}}",
+        )],
+    )
+}
+
 /// Adds the revenue, feature usage and conversion rows.
 pub(super) fn panels(l: &mut Layout) {
-    let amount = s(&GLIMPSE_PAYMENT_AMOUNT);
+    let amount = sample(&GLIMPSE_PAYMENT_AMOUNT);
     l.row("Revenue");
     l.add(Panel {
         w: 8,
@@ -24,22 +38,22 @@ pub(super) fn panels(l: &mut Layout) {
             "short",
             format!(
                 "sum by (currency) (increase({}[{RANGE}]))",
-                sel(&GLIMPSE_PAYMENT_AMOUNT, SUCCEEDED)
+                job_selector(&GLIMPSE_PAYMENT_AMOUNT, SUCCEEDED)
             ),
         )
     });
     l.add(
-        ts(
+        timeseries(
             "Revenue per hour by currency",
             "Succeeded payment amounts per hour, in minor units, per currency; failed amounts \
              are revenue lost to declines.",
             "short",
             vec![
-                q(
+                query(
                     format!("sum by (currency) ({}) * 3600", rate(&amount, SUCCEEDED)),
                     "{{currency}}",
                 ),
-                q(
+                query(
                     format!(
                         "sum by (currency) ({}) * 3600",
                         rate(&amount, r#"outcome="failed""#)
@@ -53,12 +67,12 @@ pub(super) fn panels(l: &mut Layout) {
 
     l.row("Feature usage and conversion");
     l.add(
-        ts(
+        timeseries(
             "Feature usage: requests per minute by route",
             "The 15 most used route templates (each a feature of the API); paths no route knows \
              are left out.",
             "short",
-            vec![q(
+            vec![query(
                 format!(
                     "topk(15, sum by (http_route) ({}) * 60)",
                     rate(
@@ -80,8 +94,8 @@ pub(super) fn panels(l: &mut Layout) {
             "short",
             format!(
                 "sum(increase({m}[{RANGE}]))\n/\n(sum(increase({r}[{RANGE}])) > 0)",
-                m = sel(&GLIMPSE_MATCHES_CREATED, ""),
-                r = sel(&GLIMPSE_USER_REGISTRATIONS, ""),
+                m = job_selector(&GLIMPSE_MATCHES_CREATED, ""),
+                r = job_selector(&GLIMPSE_USER_REGISTRATIONS, ""),
             ),
         )
     });
@@ -94,8 +108,8 @@ pub(super) fn panels(l: &mut Layout) {
             "short",
             format!(
                 "sum(increase({}[5m]))\n/\n(sum({}) > 0)",
-                sel(&GLIMPSE_PAYMENTS_PROCESSED, SUCCEEDED),
-                sel(&GLIMPSE_ACTIVE_USERS, ""),
+                job_selector(&GLIMPSE_PAYMENTS_PROCESSED, SUCCEEDED),
+                job_selector(&GLIMPSE_ACTIVE_USERS, ""),
             ),
         )
     });

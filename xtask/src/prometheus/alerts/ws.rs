@@ -3,8 +3,11 @@
 
 use glimpse_telemetry::metrics::catalogue::WEBSOCKET_SERVER_PING_DURATION;
 
-use super::{Alert, Case, Fired, HTTP, JOB, Recording, Severity, job, selector, series};
 use crate::names::bucket;
+use crate::prometheus::model::{
+    Alert, Case, Fired, HTTP, JOB, Recording, Severity, job_label, series,
+};
+use crate::prometheus::recordings::selector;
 
 pub(crate) const WS_PING_P95: &str = "glimpse:websocket_ping_duration_seconds:p95_5m";
 
@@ -73,7 +76,7 @@ pub(crate) fn alerts() -> Vec<Alert> {
                     (
                         "11m",
                         vec![Fired {
-                            labels: vec![job()],
+                            labels: vec![job_label()],
                             summary: format!("WebSocket round trip slow on {JOB}"),
                             description: format!(
                                 "The 95th percentile of the WebSocket ping round trip of {JOB} \

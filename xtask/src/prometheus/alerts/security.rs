@@ -18,14 +18,12 @@
 
 use glimpse_telemetry::metrics::catalogue::{GLIMPSE_AUDIT_EVENTS, HTTP_SERVER_REQUEST_DURATION};
 
-use super::{
-    Alert, Case, Fired, HTTP, HTTP_REQUESTS_RATE, JOB, Recording, Severity, job, sel, selector,
-    series,
+use crate::names::{count, sample};
+use crate::prometheus::model::{
+    Alert, Case, Fired, HTTP, JOB, Recording, SECURITY, Severity, job_label, series,
+    series_selector,
 };
-use crate::names::{count, s};
-
-/// The rule group of the security rules that do not build on the HTTP group's recordings.
-pub(crate) const SECURITY: &str = "glimpse-security";
+use crate::prometheus::recordings::{HTTP_REQUESTS_RATE, selector};
 
 /// The window of the baselines.
 const BASELINE: &str = "1d";
@@ -126,7 +124,7 @@ fn audit_rate_expr(event_type: &str) -> String {
     format!(
         "sum by (job) (rate({}[5m]))",
         selector(
-            &s(&GLIMPSE_AUDIT_EVENTS),
+            &sample(&GLIMPSE_AUDIT_EVENTS),
             &[&format!(r#"event_type="{event_type}""#)]
         )
     )
@@ -201,7 +199,7 @@ fn audit(event_type: &str, outcome: &str, values: String) -> (String, String) {
         "audit"
     };
     series(
-        &s(&GLIMPSE_AUDIT_EVENTS),
+        &sample(&GLIMPSE_AUDIT_EVENTS),
         &[
             ("job", JOB),
             ("instance", "glimpse-api:8080"),
@@ -260,7 +258,7 @@ fn multiple_failed_logins() -> Alert {
                     (
                         "5m",
                         vec![Fired {
-                            labels: vec![job()],
+                            labels: vec![job_label()],
                             summary: format!("Many failed logins on {JOB}"),
                             description: format!(
                                 "15 logins failed on {JOB} in the last 5 minutes (threshold \
@@ -274,7 +272,10 @@ fn multiple_failed_logins() -> Alert {
                 exprs: vec![(
                     FAILED_LOGINS_RATE.to_owned(),
                     "10m",
-                    vec![(sel(FAILED_LOGINS_RATE, &[("job", JOB)]), "0.05".into())],
+                    vec![(
+                        series_selector(FAILED_LOGINS_RATE, &[("job", JOB)]),
+                        "0.05".into(),
+                    )],
                 )],
             },
         ],
@@ -283,7 +284,7 @@ fn multiple_failed_logins() -> Alert {
 
 fn baseline_fired(summary: String, description: String) -> Vec<Fired> {
     vec![Fired {
-        labels: vec![job()],
+        labels: vec![job_label()],
         summary,
         description,
     }]
@@ -323,17 +324,17 @@ fn unusual_traffic() -> Alert {
                     (
                         TRAFFIC.avg.to_owned(),
                         "1445m",
-                        vec![(sel(TRAFFIC.avg, &[("job", JOB)]), "5".into())],
+                        vec![(series_selector(TRAFFIC.avg, &[("job", JOB)]), "5".into())],
                     ),
                     (
                         TRAFFIC.stddev.to_owned(),
                         "1445m",
-                        vec![(sel(TRAFFIC.stddev, &[("job", JOB)]), "0".into())],
+                        vec![(series_selector(TRAFFIC.stddev, &[("job", JOB)]), "0".into())],
                     ),
                     (
                         z.to_owned(),
                         "1445m",
-                        vec![(sel(z, &[("job", JOB)]), "0".into())],
+                        vec![(series_selector(z, &[("job", JOB)]), "0".into())],
                     ),
                 ],
             },
@@ -410,7 +411,7 @@ fn suspicious_api_usage() -> Alert {
                 exprs: vec![(
                     DENIED.avg.to_owned(),
                     "1445m",
-                    vec![(sel(DENIED.avg, &[("job", JOB)]), "0.1".into())],
+                    vec![(series_selector(DENIED.avg, &[("job", JOB)]), "0.1".into())],
                 )],
             },
             Case {
@@ -420,7 +421,7 @@ fn suspicious_api_usage() -> Alert {
                 exprs: vec![(
                     DENIED_RATE.to_owned(),
                     "10m",
-                    vec![(sel(DENIED_RATE, &[("job", JOB)]), "0".into())],
+                    vec![(series_selector(DENIED_RATE, &[("job", JOB)]), "0".into())],
                 )],
             },
             Case {
@@ -480,7 +481,10 @@ fn data_access_anomaly() -> Alert {
                 exprs: vec![(
                     DATA_ACCESS.avg.to_owned(),
                     "1445m",
-                    vec![(sel(DATA_ACCESS.avg, &[("job", JOB)]), "0.05".into())],
+                    vec![(
+                        series_selector(DATA_ACCESS.avg, &[("job", JOB)]),
+                        "0.05".into(),
+                    )],
                 )],
             },
             Case {
