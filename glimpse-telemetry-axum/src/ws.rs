@@ -9,7 +9,10 @@
 //!   without a close frame);
 //! - a span `WS {route}` in the upgrade request's trace (a child of its server span), entered
 //!   whenever the connection's task runs, with the upgrade's `request_id` and `user_id`: log lines
-//!   of the connection carry the same `requestId`, `userId` and `traceId` as the upgrade request;
+//!   of the connection carry the same `requestId`, `userId` and `traceId` as the upgrade request.
+//!   Under head sampling with "keep errors and slow" (`glimpse_telemetry::traces::KeepTraces`),
+//!   the connection and its upgrade request are decided together when the connection closes:
+//!   kept when the connection failed or logged an ERROR, not for lasting long;
 //! - one log line when it closes (`websocket closed`, with the close code, the duration and the
 //!   message counts);
 //! - a ping every [`DEFAULT_PING_INTERVAL`] (see [`WebSocketUpgrade::ping_interval`]), sent
@@ -164,9 +167,25 @@ impl WebSocketUpgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let request = glimpse_telemetry::context::current();
-        // The active OpenTelemetry context is the upgrade request's server span.
-        let parent = glimpse_telemetry::otel::Context::current();
         let route = self.route;
+        let span = tracing::info_span!(
+            target: WS_TARGET,
+            parent: None,
+            "WebSocket connection",
+            otel.name = format_args!("WS {route}"),
+            otel.kind = "server",
+            http.route = &*route,
+            network.protocol.name = "websocket",
+            request_id = request.request_id.as_deref(),
+            user_id = request.user_id.as_deref(),
+            websocket.close_code = tracing::field::Empty,
+        );
+        // The connection is a local root of its own for "keep errors and slow": its parent,
+        // the upgrade request's server span (the active context), is given as a remote one,
+        // and the span is started now, while that request runs, so the request's spans are
+        // held until the connection closes and one decision covers both.
+        let _ = span.set_parent(as_remote_parent(glimpse_telemetry::otel::Context::current()));
+        let _ = span.context();
         let ping_interval = self.ping_interval;
         let failed_route = route.clone();
         self.inner
@@ -174,18 +193,6 @@ impl WebSocketUpgrade {
                 tracing::warn!(target: WS_TARGET, route = &*failed_route, error = %error, "websocket upgrade failed");
             })
             .on_upgrade(move |socket| {
-                let span = tracing::info_span!(
-                    target: WS_TARGET,
-                    parent: None,
-                    "WebSocket connection",
-                    otel.name = format_args!("WS {route}"),
-                    otel.kind = "server",
-                    http.route = &*route,
-                    request_id = request.request_id.as_deref(),
-                    user_id = request.user_id.as_deref(),
-                    websocket.close_code = tracing::field::Empty,
-                );
-                let _ = span.set_parent(parent);
                 let conn = Connection::open(route, span.clone());
                 let pinger = ping_interval.map(|every| Pinger::new(every, &conn));
                 let socket = WebSocket {
@@ -425,6 +432,23 @@ impl Connection {
             }
         }
     }
+}
+
+/// `cx` with its span's context marked remote (same trace, same parent id on the wire).
+fn as_remote_parent(cx: glimpse_telemetry::otel::Context) -> glimpse_telemetry::otel::Context {
+    use glimpse_telemetry::otel::trace::{SpanContext, TraceContextExt as _};
+    let sc = cx.span().span_context().clone();
+    if !sc.is_valid() {
+        return cx;
+    }
+    let remote = SpanContext::new(
+        sc.trace_id(),
+        sc.span_id(),
+        sc.trace_flags(),
+        true,
+        sc.trace_state().clone(),
+    );
+    cx.with_remote_span_context(remote)
 }
 
 impl Drop for Connection {

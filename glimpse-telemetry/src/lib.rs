@@ -16,6 +16,8 @@
 //! What you get, and where to read about it:
 //! - [`config`]: the environment variables (all listed in `docs/configuration.md`);
 //! - [`traces`] and [`propagation`]: OTLP export over gRPC or HTTP, W3C `traceparent` and baggage;
+//!   with a ratio sampler, the traces of failed and slow requests are kept anyway
+//!   ([`traces::KeepTraces`]);
 //! - [`logs`]: one JSON object per line on stdout, with `requestId`, `userId` and `traceId`;
 //! - [`metrics`]: a prometheus-client registry with series limits and trace exemplars, and the
 //!   exposition for `/metrics` (the `glimpse-telemetry-axum` crate serves it);

@@ -24,6 +24,8 @@ pub struct Options {
     pub sentry_dsn: Option<String>,
     /// `OTEL_TRACES_SAMPLER` (default `always_on`).
     pub sampler: Option<&'static str>,
+    /// `OTEL_TRACES_SAMPLER_ARG` (default: unset).
+    pub sampler_arg: Option<&'static str>,
 }
 
 #[derive(Clone, Default)]
@@ -47,12 +49,15 @@ pub struct Telemetry {
 
 /// Initialises telemetry for this test process (nextest: one process per test).
 pub fn init(opts: Options) -> Telemetry {
-    let vars = vec![
+    let mut vars = vec![
         ("OTEL_SERVICE_NAME", "axum-test"),
         ("OTEL_TRACES_SAMPLER", opts.sampler.unwrap_or("always_on")),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
         ("RUST_LOG", "info"),
     ];
+    if let Some(arg) = opts.sampler_arg {
+        vars.push(("OTEL_TRACES_SAMPLER_ARG", arg));
+    }
     let logs = Logs::default();
     let spans = Spans::default();
     let mut b = glimpse_telemetry::builder()

@@ -64,6 +64,15 @@ fn app() -> Router {
             get(|ws: WebSocketUpgrade| async move { ws.ping_interval(None).on_upgrade(echo) }),
         )
         .route(
+            "/ws-fails",
+            get(|ws: WebSocketUpgrade| async move {
+                ws.on_upgrade(|mut socket: WebSocket| async move {
+                    let _ = socket.recv().await;
+                    tracing::error!("the connection could not go on");
+                })
+            }),
+        )
+        .route(
             "/ws-hangup",
             get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
         )
@@ -198,6 +207,75 @@ async fn websocket_connections_are_measured_traced_and_logged() {
         .find(|kv| kv.key == Key::from_static_str("websocket.close_code"))
         .map(|kv| kv.value.as_str().into_owned());
     assert_eq!(close_code.as_deref(), Some("1000"));
+}
+
+/// Under head sampling at ratio 0 ("keep errors and slow"), a connection that logs an ERROR
+/// keeps its trace, the upgrade request's server span included (one decision when the
+/// connection closes); a fine connection lasting longer than the slow threshold (1 s) does
+/// not: connections are kept for their errors, not their length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_connections_keep_their_errors_not_their_length() {
+    if glimpse_tests::rerun_in_own_process() {
+        return;
+    }
+    let Some(otlp) = glimpse_tests::OtlpReceiver::start() else {
+        return;
+    };
+    let _t = init(Options {
+        otlp_traces_url: Some(otlp.http_traces_url()),
+        sampler: Some("parentbased_traceidratio"),
+        sampler_arg: Some("0"),
+        ..Options::default()
+    });
+    let addr = serve(app()).await;
+    let open = |path: &'static str| async move {
+        let req = format!("ws://{addr}{path}").into_client_request().unwrap();
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (ws, upgrade) = tokio_tungstenite::client_async(req, stream).await.unwrap();
+        let tp = upgrade.headers()["traceparent"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(tp.ends_with("-00"), "head sampling said no: {tp}");
+        (ws, tp.split('-').nth(1).unwrap().to_owned())
+    };
+
+    let (mut fine, fine_trace) = open("/ws").await;
+    fine.send(ClientMessage::text("hello")).await.unwrap();
+    assert!(fine.next().await.is_some());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fine.close(None).await.unwrap();
+    while fine.next().await.is_some() {}
+
+    let (mut failing, failing_trace) = open("/ws-fails").await;
+    failing.send(ClientMessage::text("boom")).await.unwrap();
+    while failing.next().await.is_some() {}
+
+    let spans = otlp.wait_until(Duration::from_secs(15), |s| {
+        s.iter().filter(|s| s.trace_id == failing_trace).count() >= 2
+    });
+    let of = |trace: &str| {
+        spans
+            .iter()
+            .filter(|s| s.trace_id == trace)
+            .collect::<Vec<_>>()
+    };
+    let failing_spans = of(&failing_trace);
+    let upgrade = failing_spans
+        .iter()
+        .find(|s| s.name == "GET /ws-fails")
+        .unwrap_or_else(|| panic!("the upgrade's server span: {failing_spans:?}"));
+    let connection = failing_spans
+        .iter()
+        .find(|s| s.name == "WS /ws-fails")
+        .unwrap_or_else(|| panic!("the connection's span: {failing_spans:?}"));
+    assert_eq!(connection.parent_span_id.as_ref(), Some(&upgrade.span_id));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        of(&fine_trace).is_empty() && otlp.spans().iter().all(|s| s.trace_id != fine_trace),
+        "the fine connection was exported: {:?}",
+        of(&fine_trace)
+    );
 }
 
 /// The active-connections gauge returns to zero when the client vanishes without a close frame,

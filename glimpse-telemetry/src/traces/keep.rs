@@ -14,6 +14,11 @@
 //!   failed query), when an ERROR event was logged inside it ([`MarkOnError`]) or
 //!   [`crate::errors::capture_error`] reported one, or when the root lasted at least the slow
 //!   threshold; **dropped** otherwise. Once a trace is kept, later spans of it pass through.
+//! - A WebSocket connection's span is a local root of its own (the connection's adapter gives
+//!   it its upgrade request's span as a remote parent, and starts it before that request
+//!   ends), so the upgrade request's spans wait for the connection and the trace is decided
+//!   when the connection closes; a connection (`network.protocol.name` = `websocket`) is kept
+//!   for its errors, not for lasting long.
 //! - Spans that end after their root follow the decision, remembered for the last
 //!   [`DECISIONS_PER_SHARD`] traces of each shard; past that memory they are dropped and counted
 //!   as `late`.
@@ -208,7 +213,8 @@ impl Held {
                 span.end_time
                     .duration_since(span.start_time)
                     .is_ok_and(|d| d >= t)
-            });
+            })
+            && !is_connection(&span);
         let mut span = Some(span);
         let after = {
             let mut shard = self.shard(trace);
@@ -314,6 +320,14 @@ fn is_error(span: &SpanData) -> bool {
             .attributes
             .iter()
             .any(|kv| kv.key.as_str() == "error.type")
+}
+
+/// A root that is a long-lived connection, not a request (`network.protocol.name` =
+/// `websocket`): it lasts as long as the client stays, so only its errors keep its trace.
+fn is_connection(span: &SpanData) -> bool {
+    span.attributes
+        .iter()
+        .any(|kv| kv.key.as_str() == "network.protocol.name" && kv.value.as_str() == "websocket")
 }
 
 /// The span flagged sampled, so the batch processor exports it.
