@@ -15,155 +15,10 @@
 //! assert!(catalogue::ALL.iter().any(|m| m.name == d.name));
 //! ```
 
-use super::{DURATION_BUCKETS, Family, Metric, MetricBuilder, SIZE_BUCKETS, Unit};
-use crate::Error;
-use prometheus_client::metrics::MetricType;
-
-/// The type of a metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Kind {
-    /// Only goes up; exposed as `<name>_total`.
-    Counter,
-    /// Goes up and down.
-    Gauge,
-    /// Buckets, `_sum` and `_count`.
-    Histogram,
-    /// Constant labels with value 1 (`target_info`).
-    Info,
-}
-
-/// Which part of the SDK emits a metric (the sections of `docs/metrics.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Group {
-    /// `glimpse-telemetry-axum`: HTTP server metrics.
-    Http,
-    /// `glimpse-telemetry-axum`: WebSocket metrics.
-    WebSocket,
-    /// `glimpse-telemetry-sqlx`: queries and connection pools.
-    Database,
-    /// The business helpers in [`business`](super::business).
-    Business,
-    /// The audit and security helpers ([`logs::audit`](crate::logs::audit),
-    /// [`security`](super::security)).
-    Security,
-    /// The core: logs, process and the SDK's own health.
-    Core,
-    /// `glimpse-telemetry-axum`'s real-user monitoring endpoint (feature `rum`): what browsers
-    /// measure (Core Web Vitals, page load) and the endpoint's own health.
-    Browser,
-    /// The tokio runtime, read at scrape time ([`runtime`](super::runtime)).
-    Runtime,
-}
-
-/// The description of one metric family.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct MetricDef {
-    /// The family name as PromQL sees it; for counters without the `_total` of the samples.
-    pub name: &'static str,
-    /// The type.
-    pub kind: Kind,
-    /// The unit, when the name ends with one.
-    pub unit: Option<Unit>,
-    /// What it measures.
-    pub help: &'static str,
-    /// The label keys, in order.
-    pub labels: &'static [&'static str],
-    /// Histogram buckets.
-    pub buckets: Option<&'static [f64]>,
-    /// Who emits it.
-    pub group: Group,
-    /// The family's own series limit, when it must be lower than the default (labels whose
-    /// values come from callers, such as API key ids).
-    pub max_series: Option<usize>,
-}
-
-impl MetricDef {
-    /// The name of its samples: `<name>_total` for counters, `<name>` otherwise (histograms add
-    /// `_bucket`, `_sum` and `_count`; `target` info becomes `target_info`).
-    pub fn sample_name(&self) -> String {
-        match self.kind {
-            Kind::Counter => format!("{}_total", self.name),
-            Kind::Info => format!("{}_info", self.name),
-            _ => self.name.to_owned(),
-        }
-    }
-
-    /// Registers this family in the SDK's registry (or returns it if already registered).
-    ///
-    /// ```
-    /// use glimpse_telemetry::metrics::{catalogue, Histogram};
-    /// let duration = catalogue::HTTP_SERVER_REQUEST_DURATION.register::<Histogram>()?;
-    /// duration.get_or_create(&["GET", "/users/{id}", "200", ""]).observe(0.004);
-    /// # Ok::<(), glimpse_telemetry::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Metric`] when `M` is not this definition's kind.
-    pub fn register<M: Metric>(&'static self) -> Result<Family<M>, Error> {
-        let kind_matches = matches!(
-            (self.kind, M::TYPE),
-            (Kind::Counter, MetricType::Counter)
-                | (Kind::Gauge, MetricType::Gauge)
-                | (Kind::Histogram, MetricType::Histogram)
-        );
-        if !kind_matches {
-            return Err(Error::Metric(format!(
-                "{} is a {:?}, not registrable as {:?}",
-                self.name,
-                self.kind,
-                M::TYPE
-            )));
-        }
-        let mut b: MetricBuilder<M> = MetricBuilder::new(self.name.into(), self.help.into())
-            .labels(self.labels.iter().copied());
-        if let Some(unit) = self.unit {
-            b = b.unit(unit);
-        }
-        if let Some(buckets) = self.buckets {
-            b.buckets = buckets.into();
-        }
-        if let Some(n) = self.max_series {
-            b = b.max_series(n);
-        }
-        b.register()
-    }
-}
-
-impl MetricDef {
-    /// One series of this family, registering the family if needed. The SDK's own metrics must
-    /// never fail a service: if user code took one of these names with other labels, the series
-    /// is a detached instrument that counts nowhere.
-    pub(crate) fn series<M: Metric>(&'static self, labels: &[&str]) -> M {
-        match self.register::<M>() {
-            Ok(family) => family.get_or_create(labels),
-            Err(_) => M::new_instance(self.buckets.unwrap_or(super::DURATION_BUCKETS)),
-        }
-    }
-}
-
-const fn def(
-    name: &'static str,
-    kind: Kind,
-    unit: Option<Unit>,
-    help: &'static str,
-    labels: &'static [&'static str],
-    buckets: Option<&'static [f64]>,
-    group: Group,
-) -> MetricDef {
-    MetricDef {
-        name,
-        kind,
-        unit,
-        help,
-        labels,
-        buckets,
-        group,
-        max_series: None,
-    }
-}
+use super::definition::def;
+pub use super::definition::{Group, Kind, MetricDef};
+use super::instruments::{DURATION_BUCKETS, SIZE_BUCKETS};
+use super::unit::Unit;
 
 const HTTP_LABELS: &[&str] = &[
     "http_request_method",
@@ -624,7 +479,7 @@ pub const GLIMPSE_TELEMETRY_ERROR_EVENTS: MetricDef = def(
     None,
     Group::Core,
 );
-/// Lookups that hit a family's series limit (see [`Family`]).
+/// Lookups that hit a family's series limit (see [`Family`](super::Family)).
 pub const GLIMPSE_TELEMETRY_CARDINALITY_OVERFLOW: MetricDef = def(
     "glimpse_telemetry_cardinality_overflow",
     Kind::Counter,

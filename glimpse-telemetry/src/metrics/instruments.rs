@@ -180,11 +180,12 @@ pub trait Metric: Clone + Send + Sync + 'static + private::Sealed {
     fn new_instance(buckets: &[f64]) -> Self;
 }
 
+impl private::Sealed for Counter {}
+impl private::Sealed for Gauge {}
+impl private::Sealed for Histogram {}
+
 mod private {
     pub trait Sealed {}
-    impl Sealed for super::Counter {}
-    impl Sealed for super::Gauge {}
-    impl Sealed for super::Histogram {}
 }
 
 impl Metric for Counter {

@@ -7,11 +7,11 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::base_name;
 use super::catalogue::{
     Kind, MetricDef, PROCESS_CPU, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY,
     PROCESS_START_TIME, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY,
 };
+use super::unit::base_name;
 
 #[derive(Debug)]
 pub(super) struct ProcessCollector {
