@@ -2,18 +2,14 @@
 //! here is what a real auth layer does next: tell telemetry who the user is, so every later log
 //! line, span and GlitchTip event of the request carries the user.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use glimpse_telemetry::metrics::business;
 use glimpse_telemetry::metrics::security::{self, ApiKeyOutcome};
 
-use crate::routes::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The authenticated caller, if any (from the request's extensions).
 #[derive(Clone, Debug, Default)]
@@ -74,36 +70,4 @@ pub async fn identify(State(state): State<AppState>, mut req: Request, next: Nex
     }
     req.extensions_mut().insert(Caller(user));
     next.run(req).await
-}
-
-/// Distinct users seen in the last five minutes, reported as `glimpse_active_users`.
-pub struct ActiveUsers {
-    seen: Mutex<HashMap<String, Instant>>,
-}
-
-const WINDOW: Duration = Duration::from_secs(300);
-/// Enough for a demo; a real service would use a sketch (HyperLogLog) or its session store.
-const MAX_TRACKED: usize = 100_000;
-
-impl ActiveUsers {
-    /// An empty tracker.
-    pub fn new() -> Self {
-        ActiveUsers {
-            seen: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn seen(&self, id: &str) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() < MAX_TRACKED || seen.contains_key(id) {
-            seen.insert(id.to_owned(), Instant::now());
-        }
-    }
-
-    /// Forgets users not seen within the window and updates the gauge.
-    pub fn refresh(&self) {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|_, at| at.elapsed() < WINDOW);
-        business::set_active_users(seen.len() as i64);
-    }
 }

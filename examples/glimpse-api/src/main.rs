@@ -3,11 +3,14 @@
 //! pool, the business metrics. Run it with `cargo run -p glimpse-api`; see docs/quickstart.md.
 
 use glimpse_telemetry::tracing;
+mod active;
 mod auth;
 mod cache;
 mod config;
 mod db;
+mod error;
 mod routes;
+mod state;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +23,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let settings = config::Settings::from_env()?;
 
     let db = db::Db::connect(&settings.database_url).await?;
-    let state = routes::AppState {
+    let state = state::AppState {
         db: db.clone(),
         chat: tokio::sync::broadcast::channel(256).0,
-        active: Arc::new(auth::ActiveUsers::new()),
+        active: Arc::new(active::ActiveUsers::new()),
         api_keys: Arc::new(settings.api_keys.clone()),
         users: Arc::new(cache::UserCache::new()),
         ws_ping_interval: settings.ws_ping_interval,

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Service, header, http, register};
+use common::{Service, header, http, receivers, register};
 use glimpse_tests::{OtlpReceiver, Prometheus, SentryReceiver};
 
 fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
@@ -46,13 +46,7 @@ fn unmatched_404s(addr: SocketAddr) -> f64 {
 async fn chat(addr: SocketAddr, user: &str, messages: usize) {
     use futures_util::{SinkExt as _, StreamExt as _};
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("ws://{addr}/chat").into_client_request().unwrap();
-    req.headers_mut().insert("x-user-id", user.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::client_async(req, stream)
-        .await
-        .expect("websocket handshake");
+    let mut ws = common::chat_socket(addr, user).await;
     for i in 0..messages {
         ws.send(Message::Text(format!("hello {i}").into()))
             .await
@@ -298,10 +292,7 @@ fn measured(expr: &str) -> String {
 
 #[test]
 fn example_service_end_to_end() {
-    let Some(otlp) = OtlpReceiver::start() else {
-        return;
-    };
-    let Some(sentry) = SentryReceiver::start() else {
+    let Some((otlp, sentry)) = receivers() else {
         return;
     };
     let service = start_service(&otlp, &sentry);

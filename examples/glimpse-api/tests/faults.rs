@@ -22,12 +22,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use common::{Launch, Response, eventually, register_as};
 use glimpse_tests::{Blackhole, StatusServer, refused_url};
 use serde_json::Value;
 
@@ -40,13 +39,7 @@ const EXIT_BOUND: Duration = Duration::from_secs(10);
 const RSS_GROWTH_BOUND_KIB: u64 = 50 * 1024;
 const EXPORT_FAILED: &str = "trace export failed";
 
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// What the service wrote to stdout, checked line by line.
 #[derive(Default)]
 struct Output {
     lines: Vec<Value>,
@@ -56,21 +49,21 @@ struct Output {
     duplicate_keys: Vec<String>,
 }
 
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-    ops: Option<SocketAddr>,
-    out: Arc<Mutex<Output>>,
-    stderr: Arc<Mutex<String>>,
-    _dir: TempDir,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl common::Stdout for Output {
+    fn line(&mut self, line: String) {
+        match serde_json::from_str::<Value>(&line) {
+            Ok(v) if v.is_object() => {
+                if v.as_object().map_or(0, |m| m.len()) != top_level_keys(&line) {
+                    self.duplicate_keys.push(line.clone());
+                }
+                self.lines.push(v)
+            }
+            _ => self.invalid.push(line),
+        }
     }
 }
+
+type Service = common::Service<Output>;
 
 /// How many keys the object text `line` (valid JSON) has at its top level, duplicates included.
 fn top_level_keys(line: &str) -> usize {
@@ -96,88 +89,21 @@ fn top_level_keys(line: &str) -> usize {
     keys
 }
 
+/// Starts the binary with a clean environment plus `env` (and its stderr collected), and
+/// waits until it is healthy.
+fn start(name: &str, env: &[(&str, String)], ops: bool) -> Service {
+    let launch = Launch::new(&format!("faults-{name}"))
+        .env("RUST_LOG", "info")
+        .env(
+            "GLIMPSE_SHUTDOWN_TIMEOUT_MS",
+            SHUTDOWN_TIMEOUT.as_millis().to_string(),
+        )
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .capture_stderr();
+    if ops { launch.ops_port() } else { launch }.start()
+}
+
 impl Service {
-    /// Starts the binary with a clean environment plus `env`, and waits until it is healthy.
-    fn start(name: &str, env: &[(&str, String)], ops: bool) -> Service {
-        let addr = common::free_addr();
-        let ops = ops.then(common::free_addr);
-        let dir = std::env::temp_dir().join(format!(
-            "glimpse-api-faults-{name}-{}-{}",
-            std::process::id(),
-            addr.port()
-        ));
-        let mut cmd = common::service_command(addr, &dir);
-        cmd.env("RUST_LOG", "info")
-            .env(
-                "GLIMPSE_SHUTDOWN_TIMEOUT_MS",
-                SHUTDOWN_TIMEOUT.as_millis().to_string(),
-            )
-            .stderr(Stdio::piped());
-        if let Some(ops) = ops {
-            cmd.env("GLIMPSE_OPS_ADDR", ops.to_string());
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("start glimpse-api");
-
-        let out = Arc::new(Mutex::new(Output::default()));
-        let stdout = child.stdout.take().unwrap();
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut o = sink.lock().unwrap();
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) if v.is_object() => {
-                        if v.as_object().map_or(0, |m| m.len()) != top_level_keys(&line) {
-                            o.duplicate_keys.push(line.clone());
-                        }
-                        o.lines.push(v)
-                    }
-                    _ => o.invalid.push(line),
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (err_pipe, err_sink) = (child.stderr.take().unwrap(), stderr.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                let mut e = err_sink.lock().unwrap();
-                if e.len() < 64 * 1024 {
-                    e.push_str(&line);
-                    e.push('\n');
-                }
-            }
-        });
-
-        let mut service = Service {
-            child,
-            addr,
-            ops,
-            out,
-            stderr,
-            _dir: TempDir(dir),
-        };
-        let health = ops.unwrap_or(addr);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while http(health, "GET", "/healthz", &[], "").status != 200 {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("glimpse-api exited ({status}):\n{}", service.stderr());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "glimpse-api did not become healthy:\n{}",
-                service.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        service
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
     fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -206,13 +132,9 @@ impl Service {
         }
     }
 
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
     /// Lines whose message starts with `prefix`.
     fn lines_starting(&self, prefix: &str) -> Vec<Value> {
-        self.out
+        self.logs
             .lock()
             .unwrap()
             .lines
@@ -248,24 +170,8 @@ impl Service {
     }
 }
 
-struct Response {
-    status: u16,
-    body: String,
-    headers: Vec<(String, String)>,
-    took: Duration,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A minimal HTTP/1.1 client with `Connection: close` and a bound on every step. Status 0 when
-/// the connection failed or timed out.
+/// [`common::exchange`] with `Connection: close` and [`REQUEST_TIMEOUT`] on every step, chunked
+/// bodies decoded. Status 0 when the connection failed or timed out.
 fn http(
     addr: SocketAddr,
     method: &str,
@@ -274,49 +180,19 @@ fn http(
     body: &str,
 ) -> Response {
     let start = Instant::now();
-    let failed = |start: Instant| Response {
-        status: 0,
-        body: String::new(),
-        headers: vec![],
-        took: start.elapsed(),
-    };
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, REQUEST_TIMEOUT) else {
-        return failed(start);
-    };
-    let _ = s.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let _ = s.set_write_timeout(Some(REQUEST_TIMEOUT));
     let req = common::request_text(addr, method, path, headers, body);
-    if s.write_all(req.as_bytes()).is_err() {
-        return failed(start);
-    }
-    let mut raw = Vec::new();
-    if s.read_to_end(&mut raw).is_err() {
-        return failed(start);
-    }
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect::<Vec<_>>();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    Response {
-        status,
-        body: if chunked {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        },
-        headers,
-        took: start.elapsed(),
+    match common::exchange(addr, req.as_bytes(), REQUEST_TIMEOUT) {
+        Ok(x) if x.sent.is_ok() && x.read.is_ok() => {
+            let mut r = Response::parse(&x.raw, start.elapsed());
+            if r.headers
+                .iter()
+                .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
+            {
+                r.body = dechunk(&r.body);
+            }
+            r
+        }
+        _ => Response::none(start.elapsed()),
     }
 }
 
@@ -335,29 +211,9 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-fn register(addr: SocketAddr, name: &str) -> String {
-    let r = http(
-        addr,
-        "POST",
-        "/users",
-        &[],
-        &format!(r#"{{"name":"{name}"}}"#),
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    let v: Value = serde_json::from_str(&r.body).unwrap();
-    v["id"].as_str().unwrap().to_owned()
-}
-
 /// A sample of the exposition (`name{labels} value`), 0 when absent.
 fn sample(exposition: &str, series: &str) -> f64 {
-    exposition
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(series)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+    common::sample(exposition, series).unwrap_or(0.0)
 }
 
 fn spans(exposition: &str, outcome: &str) -> f64 {
@@ -386,8 +242,8 @@ struct Traffic {
 /// `per_client` rounds of mixed requests from each of `clients` threads at once; asserts each
 /// gets its normal response within [`REQUEST_TIMEOUT`].
 fn drive(addr: SocketAddr, clients: usize, per_client: usize) -> Traffic {
-    let user = register(addr, "Ada");
-    let other = register(addr, "Bob");
+    let user = register_as(addr, &[], "Ada");
+    let other = register_as(addr, &[], "Bob");
     let threads: Vec<_> = (0..clients)
         .map(|c| {
             let (user, other) = (user.clone(), other.clone());
@@ -446,20 +302,6 @@ fn drive(addr: SocketAddr, clients: usize, per_client: usize) -> Traffic {
     total
 }
 
-/// Polls `f` until it returns true or `timeout` passes.
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The whole scenario against one broken collector and one broken GlitchTip.
 fn survives(name: &str, collector: &[(&str, String)], dsn: String) {
     let mut env: Vec<(&str, String)> = collector.to_vec();
@@ -472,7 +314,7 @@ fn survives(name: &str, collector: &[(&str, String)], dsn: String) {
         ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
         ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".to_owned()),
     ]);
-    let mut svc = Service::start(name, &env, false);
+    let mut svc = start(name, &env, false);
     // A few requests first, so the baseline RSS includes the allocator's and pools' warm-up.
     let warm_up = drive(svc.addr, 1, 14);
     // The reporter resolves the panics' stack traces in the background (the first one loads the
@@ -550,7 +392,7 @@ fn survives(name: &str, collector: &[(&str, String)], dsn: String) {
          status {status:?}\n{}",
         svc.stderr()
     );
-    let out = svc.out.lock().unwrap();
+    let out = svc.logs.lock().unwrap();
     assert!(
         out.invalid.is_empty(),
         "stdout lines that are not one JSON object: {:#?}",
@@ -661,9 +503,9 @@ fn collector_and_glitchtip_answer_429() {
 /// `/metrics`, `/healthz` and `/readyz` on the ops port only.
 #[test]
 fn ops_endpoints_on_their_own_port() {
-    let svc = Service::start("ops", &[("OTEL_SDK_DISABLED", "true".to_owned())], true);
+    let svc = start("ops", &[("OTEL_SDK_DISABLED", "true".to_owned())], true);
     let ops = svc.ops.expect("ops port");
-    let user = register(svc.addr, "Ada");
+    let user = register_as(svc.addr, &[], "Ada");
     assert_eq!(
         http(svc.addr, "GET", &format!("/users/{user}"), &[], "").status,
         200

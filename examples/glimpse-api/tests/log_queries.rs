@@ -8,12 +8,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::Child;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use common::{Launch, Service, http, register_as};
 use glimpse_telemetry::logs::audit::{AUDIT_TARGET, SECURITY_TARGET};
 use glimpse_telemetry::logs::catalogue::{self, JsonType};
 use serde_json::{Value, json};
@@ -22,57 +20,11 @@ use tantivy_query_grammar::{Delimiter, Occur, UserInputAst, UserInputBound, User
 // ---------------------------------------------------------------------------------------------
 // The service.
 
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<Value>>>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn start(service_name: &str) -> Service {
-    let addr = common::free_addr();
-    let dir = std::env::temp_dir().join(format!(
-        "glimpse-api-log-queries-{service_name}-{}",
-        std::process::id()
-    ));
-    let mut child = common::service_command(addr, &dir)
+    Launch::new(&format!("log-queries-{service_name}"))
         .env("OTEL_SERVICE_NAME", service_name)
         .env("RUST_LOG", "debug")
-        .spawn()
-        .expect("start glimpse-api");
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let stdout = child.stdout.take().unwrap();
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let v: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-            sink.lock().unwrap().push(v);
-        }
-    });
-    let service = Service {
-        child,
-        addr,
-        lines,
-        dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http(addr, "GET", "/healthz", &[], "").0 != 200 {
-        assert!(
-            Instant::now() < deadline,
-            "glimpse-api did not become healthy"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    service
+        .start()
 }
 
 impl Service {
@@ -81,7 +33,7 @@ impl Service {
     fn lines_when(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let lines = self.lines.lock().unwrap().clone();
+            let lines = self.logs.lock().unwrap().clone();
             if done(&lines) || Instant::now() > deadline {
                 return lines;
             }
@@ -90,67 +42,24 @@ impl Service {
     }
 }
 
-fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let req = common::request_text(addr, method, path, headers, body);
-    if s.write_all(req.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_owned();
-    (status, body)
-}
-
+/// Registers a user with no caller (no `x-user-id`): the lines name only the users the cases
+/// are about.
 fn register(addr: SocketAddr, name: &str) -> String {
-    let (status, body) = http(
-        addr,
-        "POST",
-        "/users",
-        &[],
-        &format!(r#"{{"name":"{name}"}}"#),
-    );
-    assert_eq!(status, 201, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    v["id"].as_str().unwrap().to_owned()
+    register_as(addr, &[], name)
 }
 
 fn pay(addr: SocketAddr, user: &str, fail: bool) {
     let body = format!(
         r#"{{"user_id":"{user}","amount_minor":1999,"currency":"EUR","simulate_failure":{fail}}}"#
     );
-    let (status, _) = http(addr, "POST", "/payments", &[("x-user-id", user)], &body);
+    let (status, _, _) = http(addr, "POST", "/payments", &[("x-user-id", user)], &body);
     assert_eq!(status, if fail { 402 } else { 201 });
 }
 
 async fn chat(addr: SocketAddr, user: &str) {
     use futures_util::{SinkExt as _, StreamExt as _};
     use tokio_tungstenite::tungstenite::Message;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("ws://{addr}/chat").into_client_request().unwrap();
-    req.headers_mut().insert("x-user-id", user.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::client_async(req, stream)
-        .await
-        .expect("websocket handshake");
+    let mut ws = common::chat_socket(addr, user).await;
     ws.send(Message::Text("hello".into())).await.unwrap();
     let _ = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
     ws.close(None).await.unwrap();

@@ -13,12 +13,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Launch, Response, Service, sample};
 use glimpse_tests::peer_missing;
 use serde_json::Value;
 
@@ -32,42 +32,13 @@ const MEASURES: [&str; 6] = [
     "browser_page_load_duration_seconds",
 ];
 
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The raw answer: status, head and body (bodies here are small and not chunked).
 fn send(addr: SocketAddr, raw: &[u8]) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    // The server may answer (413) and close before the whole body is written.
-    let _ = s.write_all(raw);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, text)
+    // The server may answer (413) and close before the whole body is written: `exchange`
+    // reads the answer anyway.
+    let x = common::exchange(addr, raw, Duration::from_secs(10)).expect("connect");
+    let status = Response::parse(&x.raw, x.took).status;
+    (status, String::from_utf8_lossy(&x.raw).into_owned())
 }
 
 fn beacon(addr: SocketAddr, content_type: &str, body: &[u8]) -> (u16, String) {
@@ -92,14 +63,6 @@ fn metrics(addr: SocketAddr) -> String {
     text.split_once("\r\n\r\n")
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default()
-}
-
-/// The value of the sample `series` (exact name and labels as exposed).
-fn sample(exposition: &str, series: &str) -> Option<f64> {
-    exposition.lines().find_map(|l| {
-        let rest = l.strip_prefix(series)?.strip_prefix(' ')?;
-        rest.split_whitespace().next()?.parse().ok()
-    })
 }
 
 /// The set of browser and RUM series (name and labels, without values or exemplars).
@@ -168,33 +131,11 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn start(web_vitals: &std::path::Path) -> Service {
-    let addr = common::free_addr();
-    let dir = std::env::temp_dir().join(format!("glimpse-rum-{}", std::process::id()));
-    let mut cmd = common::service_command(addr, &dir);
-    cmd.env("GLIMPSE_WEB_VITALS_JS", web_vitals)
-        .stdout(Stdio::null());
-    let child = cmd.spawn().expect("start glimpse-api");
-    let service = Service {
-        child,
-        addr,
-        _dir: TempDir(dir),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if TcpStream::connect(addr).is_ok() {
-            let (status, _) = send(
-                addr,
-                format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            if status == 200 {
-                return service;
-            }
-        }
-        assert!(Instant::now() < deadline, "glimpse-api did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// The example binary serving `web_vitals` (its stdout is not read).
+fn start(web_vitals: &std::path::Path) -> Service<()> {
+    Launch::new("rum")
+        .env("GLIMPSE_WEB_VITALS_JS", web_vitals.to_string_lossy())
+        .start()
 }
 
 #[test]

@@ -21,17 +21,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::Child;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use common::{Launch, Service, eventually, receivers};
 use glimpse_telemetry::tracing;
 use glimpse_telemetry::{Config, Protocol};
 use glimpse_telemetry_axum::ResponseError;
@@ -75,67 +74,48 @@ fn leaks(what: &str, text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The secrets found in `text` (`what`), in the spans `otlp` received and in the envelopes
+/// `sentry` received.
+fn leaks_anywhere(
+    what: &str,
+    text: &str,
+    otlp: &OtlpReceiver,
+    sentry: &SentryReceiver,
+) -> Vec<String> {
+    let mut found = leaks(what, text);
+    found.extend(leaks(
+        "the exported spans",
+        &serde_json::to_string(&otlp.trace_requests()).unwrap(),
+    ));
+    found.extend(leaks(
+        "the GlitchTip envelopes",
+        &serde_json::to_string(&sentry.envelopes()).unwrap(),
+    ));
+    found
+}
+
 // ---------------------------------------------------------------------------------------------
 // A small HTTP client
 // ---------------------------------------------------------------------------------------------
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+/// [`common::exchange`] that fails the test when the request cannot be sent or answered.
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> common::Response {
     let req = common::request_text(addr, method, path, headers, body);
-    s.write_all(req.as_bytes()).expect("send");
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: body.to_owned(),
-    }
+    let x = common::exchange(addr, req.as_bytes(), Duration::from_secs(20)).expect("connect");
+    x.sent.expect("send");
+    x.read.expect("read");
+    common::Response::parse(&x.raw, x.took)
 }
 
 /// The headers every request carries.
 fn credentials() -> (String, String) {
     (format!("Bearer {TOKEN}"), format!("session={SESSION}"))
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -269,10 +249,7 @@ async fn verify(body: String) -> &'static str {
 
 #[test]
 fn secrets_stay_out_of_logs_spans_and_events() {
-    let Some(otlp) = OtlpReceiver::start() else {
-        return;
-    };
-    let Some(sentry) = SentryReceiver::start() else {
+    let Some((otlp, sentry)) = receivers() else {
         return;
     };
     let logs = LogCapture::default();
@@ -433,7 +410,7 @@ fn secrets_stay_out_of_logs_spans_and_events() {
     // One event per failed request (the checkout's first error wins), plus capture_error's.
     let events = || sentry.events();
     assert!(
-        wait_until(Duration::from_secs(20), || {
+        eventually(Duration::from_secs(20), || {
             let e = events();
             ids.iter()
                 .all(|id| e.iter().any(|e| e["tags"]["request_id"] == id.as_str()))
@@ -444,15 +421,7 @@ fn secrets_stay_out_of_logs_spans_and_events() {
 
     // 3. No secret anywhere.
     drop(telemetry);
-    let mut found = leaks("the log lines", &logs.text());
-    found.extend(leaks(
-        "the exported spans",
-        &serde_json::to_string(&otlp.trace_requests()).unwrap(),
-    ));
-    found.extend(leaks(
-        "the GlitchTip envelopes",
-        &serde_json::to_string(&sentry.envelopes()).unwrap(),
-    ));
+    let found = leaks_anywhere("the log lines", &logs.text(), &otlp, &sentry);
     assert!(found.is_empty(), "secrets leaked:\n{}", found.join("\n\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -461,65 +430,19 @@ fn secrets_stay_out_of_logs_spans_and_events() {
 // The example binary
 // ---------------------------------------------------------------------------------------------
 
-struct Service {
-    child: Child,
-    addr: SocketAddr,
-    stdout: Arc<Mutex<String>>,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn start_example(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
-    let addr = common::free_addr();
-    let dir = std::env::temp_dir().join(format!(
-        "glimpse-api-secrets-{}-{}",
-        std::process::id(),
-        addr.port()
-    ));
-    let mut child = common::service_command(addr, &dir)
+/// The example binary, its stdout kept as written (the secrets are searched in the raw text).
+fn start_example(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service<String> {
+    Launch::new("secrets")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.grpc_endpoint())
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env("SENTRY_DSN", sentry.dsn())
         .env("RUST_LOG", "debug")
-        .spawn()
-        .expect("start glimpse-api");
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let (pipe, sink) = (child.stdout.take().unwrap(), stdout.clone());
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let mut s = sink.lock().unwrap();
-            s.push_str(&line);
-            s.push('\n');
-        }
-    });
-    let svc = Service {
-        child,
-        addr,
-        stdout,
-        dir,
-    };
-    assert!(
-        wait_until(Duration::from_secs(60), || {
-            TcpStream::connect(addr).is_ok() && http(addr, "GET", "/healthz", &[], "").status == 200
-        }),
-        "glimpse-api did not become healthy"
-    );
-    svc
+        .start()
 }
 
 #[test]
 fn example_payments_keep_card_and_credentials_out() {
-    let Some(otlp) = OtlpReceiver::start() else {
-        return;
-    };
-    let Some(sentry) = SentryReceiver::start() else {
+    let Some((otlp, sentry)) = receivers() else {
         return;
     };
     let svc = start_example(&otlp, &sentry);
@@ -566,9 +489,9 @@ fn example_payments_keep_card_and_credentials_out() {
     }
 
     // What those requests produced arrived.
-    let stdout = || svc.stdout.lock().unwrap().clone();
+    let stdout = || svc.logs.lock().unwrap().clone();
     assert!(
-        wait_until(Duration::from_secs(10), || {
+        eventually(Duration::from_secs(10), || {
             let out = stdout();
             ids.iter().all(|id| {
                 out.lines().any(|l| {
@@ -596,7 +519,7 @@ fn example_payments_keep_card_and_credentials_out() {
         otlp.stderr()
     );
     assert!(
-        wait_until(Duration::from_secs(20), || {
+        eventually(Duration::from_secs(20), || {
             let e = sentry.events();
             ids[2..]
                 .iter()
@@ -606,14 +529,6 @@ fn example_payments_keep_card_and_credentials_out() {
         sentry.events()
     );
 
-    let mut found = leaks("the service's stdout", &stdout());
-    found.extend(leaks(
-        "the exported spans",
-        &serde_json::to_string(&otlp.trace_requests()).unwrap(),
-    ));
-    found.extend(leaks(
-        "the GlitchTip envelopes",
-        &serde_json::to_string(&sentry.envelopes()).unwrap(),
-    ));
+    let found = leaks_anywhere("the service's stdout", &stdout(), &otlp, &sentry);
     assert!(found.is_empty(), "secrets leaked:\n{}", found.join("\n\n"));
 }

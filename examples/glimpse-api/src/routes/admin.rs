@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use glimpse_telemetry::logs::audit;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
 use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /admin/users/{id}/permissions {"permission": "moderator", "granted": true}`
 #[derive(Deserialize)]

@@ -8,9 +8,9 @@ use axum::response::Response;
 use glimpse_telemetry::metrics::business;
 use glimpse_telemetry_axum::ws::{Message, WebSocket, WebSocketUpgrade};
 
-use super::AppState;
 use crate::auth::Caller;
 use crate::db::new_id;
+use crate::state::AppState;
 
 /// Longest message accepted, in bytes.
 const MAX_MESSAGE: usize = 4096;

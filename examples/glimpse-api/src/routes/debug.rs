@@ -3,7 +3,8 @@
 use axum::extract::{Query, State};
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `?ms=600`
 #[derive(Deserialize)]

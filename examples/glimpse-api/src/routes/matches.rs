@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use glimpse_telemetry::metrics::business;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
 use crate::db::new_id;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /matches {"user_a": "...", "user_b": "..."}`
 #[derive(Deserialize)]

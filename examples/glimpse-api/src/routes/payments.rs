@@ -7,8 +7,9 @@ use glimpse_telemetry::logs::audit;
 use glimpse_telemetry::metrics::business::{self, PaymentOutcome};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
 use crate::db::new_id;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /payments {"user_id": "...", "amount_minor": 1999, "currency": "EUR"}`
 #[derive(Deserialize)]

@@ -8,7 +8,8 @@ use glimpse_telemetry::logs::audit;
 use glimpse_telemetry::metrics::security::LoginFailure;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The demo's one password.
 const DEMO_PASSWORD: &str = "demo";

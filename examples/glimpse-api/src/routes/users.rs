@@ -8,9 +8,10 @@ use glimpse_telemetry::metrics::business;
 use glimpse_telemetry::tracing;
 use serde::Deserialize;
 
-use super::{ApiError, AppState};
 use crate::auth::Caller;
 use crate::db::{User, new_id};
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `POST /users {"name": "..."}`
 #[derive(Deserialize)]
