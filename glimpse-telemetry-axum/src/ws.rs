@@ -175,7 +175,6 @@ impl WebSocketUpgrade {
             otel.name = format_args!("WS {route}"),
             otel.kind = "server",
             http.route = &*route,
-            network.protocol.name = "websocket",
             request_id = request.request_id.as_deref(),
             user_id = request.user_id.as_deref(),
             websocket.close_code = tracing::field::Empty,
@@ -185,6 +184,9 @@ impl WebSocketUpgrade {
         // and the span is started now, while that request runs, so the request's spans are
         // held until the connection closes and one decision covers both.
         let _ = span.set_parent(as_remote_parent(glimpse_telemetry::otel::Context::current()));
+        // On the exported span only (a field would repeat on every log line of the connection):
+        // it tells "keep errors and slow" that this root is a connection, not a request.
+        span.set_attribute("network.protocol.name", "websocket");
         let _ = span.context();
         let ping_interval = self.ping_interval;
         let failed_route = route.clone();
