@@ -9,7 +9,6 @@ use glimpse_telemetry::metrics::catalogue::{
 use glimpse_telemetry::metrics::{DEFAULT_MAX_SERIES, Unit};
 
 use crate::GENERATED;
-use crate::labels;
 use crate::names::{kind_name, sample, sample_names};
 use crate::prometheus::{self, recordings};
 
@@ -107,10 +106,12 @@ fn labels_cell(m: &MetricDef) -> String {
     }
     m.labels
         .iter()
-        .map(|l| match labels::values(m.name, l) {
-            Some(v) => format!("`{l}`: {v}"),
-            None => format!("`{l}`"),
-        })
+        .map(
+            |l| match glimpse_telemetry::metrics::catalogue::label_values(m.name, l) {
+                Some(v) => format!("`{l}`: {v}"),
+                None => format!("`{l}`"),
+            },
+        )
         .collect::<Vec<_>>()
         .join("<br>")
 }

@@ -21,7 +21,6 @@
 
 mod docs;
 mod grafana;
-mod labels;
 pub mod logs;
 mod names;
 mod prometheus;

@@ -16,7 +16,7 @@ use glimpse_telemetry::metrics::catalogue::{
 use glimpse_telemetry::metrics::{Counter, Format, Histogram, encode};
 
 use crate::names::{def_of_sample, sample_names};
-use crate::{generate, labels, missing_from_exposition, stale, workspace_root};
+use crate::{generate, missing_from_exposition, stale, workspace_root};
 
 pub(crate) fn root() -> PathBuf {
     workspace_root()
@@ -99,8 +99,8 @@ fn every_label_is_documented() {
     for m in ALL.iter().filter(|m| m.kind != Kind::Info) {
         for l in m.labels {
             assert!(
-                labels::values(m.name, l).is_some(),
-                "describe the values of {}{{{l}}} in xtask/src/labels.rs",
+                glimpse_telemetry::metrics::catalogue::label_values(m.name, l).is_some(),
+                "describe the values of {}{{{l}}} in glimpse-telemetry/src/metrics/label_values.rs",
                 m.name
             );
         }

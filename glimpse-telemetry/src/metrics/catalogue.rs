@@ -18,6 +18,7 @@
 use super::definition::def;
 pub use super::definition::{Group, Kind, MetricDef};
 use super::instruments::{DURATION_BUCKETS, SIZE_BUCKETS};
+pub use super::label_values::label_values;
 use super::unit::Unit;
 
 const HTTP_LABELS: &[&str] = &[

@@ -31,6 +31,7 @@ mod definition;
 mod exposition;
 mod family;
 mod instruments;
+mod label_values;
 mod process;
 mod registry;
 pub mod runtime;
