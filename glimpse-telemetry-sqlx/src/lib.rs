@@ -137,7 +137,14 @@ pub use executor::{
     InstrumentedConnection, InstrumentedPool, InstrumentedTransaction, TracedConnection,
 };
 pub use pool::PoolStats;
-pub use record::TARGET;
+
+/// The target of this crate's spans and log lines (for `RUST_LOG` directives such as
+/// `glimpse_telemetry_sqlx=error`, which keeps failures and drops the slow-query lines).
+///
+/// ```
+/// assert_eq!(glimpse_telemetry_sqlx::TARGET, "glimpse_telemetry_sqlx");
+/// ```
+pub const TARGET: &str = "glimpse_telemetry_sqlx";
 
 /// Instruments `pool` under the name `pool_name`, with the defaults of [`Config::new`]:
 /// `Config::new(pool_name).instrument(pool)`.

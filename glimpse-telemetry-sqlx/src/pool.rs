@@ -33,7 +33,8 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
-use crate::record::{Shared, TARGET};
+use crate::TARGET;
+use crate::record::Shared;
 
 /// The most pools reported at once (a bug that instruments a pool per request must not grow
 /// the scrape without bound).

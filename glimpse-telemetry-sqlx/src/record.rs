@@ -15,10 +15,10 @@ use sqlx::Either;
 use tracing::Span;
 use tracing::field::Empty;
 
-use crate::SupportedDatabase;
 use crate::config::Config;
 use crate::report;
 use crate::sql::{Dialect, Summary, sanitize};
+use crate::{SupportedDatabase, TARGET};
 
 /// Statements longer than this are parsed every time rather than cached.
 const MAX_CACHED_SQL_LEN: usize = 1024;
@@ -47,14 +47,6 @@ impl Parsed {
         }
     }
 }
-
-/// The target of this crate's spans and log lines (for `RUST_LOG` directives such as
-/// `glimpse_telemetry_sqlx=error`, which keeps failures and drops the slow-query lines).
-///
-/// ```
-/// assert_eq!(glimpse_telemetry_sqlx::TARGET, "glimpse_telemetry_sqlx");
-/// ```
-pub const TARGET: &str = "glimpse_telemetry_sqlx";
 
 /// What every query of one pool shares: its configuration and metric handles.
 pub(crate) struct Shared {
@@ -309,7 +301,10 @@ impl<'q> Op<'q> {
                 .record("db.response.returned_rows", report::int(self.rows_returned));
         }
         let report = report::Report {
-            shared,
+            pool_name: &shared.pool_name,
+            system: shared.system,
+            dialect: shared.dialect,
+            slow_threshold: shared.slow_threshold,
             sql: self.sql,
             summary: &parsed.summary,
             elapsed,
