@@ -16,7 +16,8 @@ use crate::SupportedDatabase;
 use crate::config::Config;
 use crate::database::Results;
 use crate::pool::{self, PoolEntry, PoolStats};
-use crate::record::{Op, Shared};
+use crate::pool_state::Shared;
+use crate::query::Op;
 use crate::stream::{Gen, Yielder};
 
 /// A sqlx pool whose queries are measured. Use `&pool` wherever sqlx takes an executor, as

@@ -124,9 +124,11 @@
 
 mod config;
 mod database;
+mod error_type;
 mod executor;
 pub mod pool;
-mod record;
+mod pool_state;
+mod query;
 mod report;
 pub mod sql;
 mod stream;
