@@ -170,24 +170,13 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     pub async fn begin(&self) -> Result<InstrumentedTransaction<DB>, Error> {
         let shared = self.entry.shared.clone();
         let mut op = Op::new(shared.clone(), "BEGIN");
-        let conn = match shared.acquire(&self.entry.pool).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                op.finish(Some(&e));
-                shared.transactions.error.inc();
-                return Err(e);
-            }
-        };
-        op.executing();
+        let failed = |_: &Error| shared.transactions.error.inc();
+        let conn = acquire_for(&self.entry, &mut op)
+            .await
+            .inspect_err(failed)?;
         let result = Transaction::begin(MaybePoolConnection::PoolConnection(conn), None).await;
         op.finish(result.as_ref().err());
-        let tx = match result {
-            Ok(tx) => tx,
-            Err(e) => {
-                shared.transactions.error.inc();
-                return Err(e);
-            }
-        };
+        let tx = result.inspect_err(failed)?;
         Ok(InstrumentedTransaction {
             open: Open {
                 shared: shared.clone(),
@@ -229,6 +218,109 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     }
 }
 
+/// Where a measured statement gets its connection.
+enum Source<'c, DB: Database> {
+    /// From the pool, for this statement alone: the wait is part of the operation, and a failed
+    /// acquire is its outcome.
+    Pool(Arc<PoolEntry<DB>>),
+    /// The connection a [`TracedConnection`] holds.
+    Held(&'c mut DB::Connection),
+}
+
+/// A statement's connection while it runs.
+enum Lease<'c, DB: Database> {
+    /// Returns to the pool when dropped; the pool's entry is kept as long (the collector sees
+    /// the pool until its last query ends).
+    Pool {
+        conn: PoolConnection<DB>,
+        _entry: Arc<PoolEntry<DB>>,
+    },
+    Held(&'c mut DB::Connection),
+}
+
+impl<DB: Database> Lease<'_, DB> {
+    fn conn(&mut self) -> &mut DB::Connection {
+        match self {
+            Lease::Pool { conn, .. } => conn,
+            Lease::Held(conn) => conn,
+        }
+    }
+}
+
+impl<'c, DB: Database> Source<'c, DB> {
+    /// The statement's connection, once there: `op` executes from then on. A failed acquire
+    /// finishes `op` with its error.
+    async fn lease(self, op: &mut Op<'_>) -> Result<Lease<'c, DB>, Error> {
+        match self {
+            Source::Pool(entry) => {
+                let conn = acquire_for(&entry, op).await?;
+                Ok(Lease::Pool {
+                    conn,
+                    _entry: entry,
+                })
+            }
+            Source::Held(conn) => {
+                op.executing();
+                Ok(Lease::Held(conn))
+            }
+        }
+    }
+}
+
+/// A connection from the pool for `op`, measured as the pool's acquire: `op` executes from
+/// then on, or finishes with the acquire's error.
+async fn acquire_for<DB: Database>(
+    entry: &PoolEntry<DB>,
+    op: &mut Op<'_>,
+) -> Result<PoolConnection<DB>, Error> {
+    let conn = entry
+        .shared
+        .acquire(&entry.pool)
+        .await
+        .inspect_err(|e| op.finish(Some(e)))?;
+    op.executing();
+    Ok(conn)
+}
+
+/// `fetch_many` measured, on the pool or on a held connection: takes the connection, runs the
+/// driver's stream and records the operation at its end.
+fn fetch_many<'e, 'q: 'e, DB, E>(
+    mut op: Op<'q>,
+    source: Source<'e, DB>,
+    query: E,
+) -> Results<'e, DB>
+where
+    DB: SupportedDatabase,
+    E: 'q + Execute<'q, DB>,
+{
+    Box::pin(Gen::new(move |yielder| async move {
+        let mut lease = source.lease(&mut op).await?;
+        let stream = DB::fetch_many(lease.conn(), query);
+        drive::<DB>(&mut op, &yielder, stream).await
+    }))
+}
+
+/// `fetch_optional` measured, on the pool or on a held connection.
+fn fetch_optional<'e, 'q: 'e, DB, E>(
+    mut op: Op<'q>,
+    source: Source<'e, DB>,
+    query: E,
+) -> BoxFuture<'e, Result<Option<DB::Row>, Error>>
+where
+    DB: SupportedDatabase,
+    E: 'q + Execute<'q, DB>,
+{
+    Box::pin(async move {
+        let mut lease = source.lease(&mut op).await?;
+        let result = DB::fetch_optional(lease.conn(), query).await;
+        if let Ok(Some(_)) = &result {
+            op.add_returned_rows(1);
+        }
+        op.finish(result.as_ref().err());
+        result
+    })
+}
+
 /// Reads the stream of `fetch_many` to its end, counting rows, and records the operation.
 async fn drive<DB: SupportedDatabase>(
     op: &mut Op<'_>,
@@ -264,20 +356,8 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.entry.shared.clone(), query.sql());
-        let entry = self.entry.clone();
-        Box::pin(Gen::new(move |yielder| async move {
-            let mut conn = match entry.shared.acquire(&entry.pool).await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    op.finish(Some(&e));
-                    return Err(e);
-                }
-            };
-            op.executing();
-            let stream = DB::fetch_many(&mut *conn, query);
-            drive::<DB>(&mut op, &yielder, stream).await
-        }))
+        let op = Op::new(self.entry.shared.clone(), query.sql());
+        fetch_many(op, Source::Pool(self.entry.clone()), query)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -287,24 +367,8 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.entry.shared.clone(), query.sql());
-        let entry = self.entry.clone();
-        Box::pin(async move {
-            let mut conn = match entry.shared.acquire(&entry.pool).await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    op.finish(Some(&e));
-                    return Err(e);
-                }
-            };
-            op.executing();
-            let result = DB::fetch_optional(&mut *conn, query).await;
-            if let Ok(Some(_)) = &result {
-                op.add_returned_rows(1);
-            }
-            op.finish(result.as_ref().err());
-            result
-        })
+        let op = Op::new(self.entry.shared.clone(), query.sql());
+        fetch_optional(op, Source::Pool(self.entry.clone()), query)
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -404,13 +468,8 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.shared.clone(), query.sql());
-        let conn = self.as_raw();
-        Box::pin(Gen::new(move |yielder| async move {
-            op.executing();
-            let stream = DB::fetch_many(conn, query);
-            drive::<DB>(&mut op, &yielder, stream).await
-        }))
+        let op = Op::new(self.shared.clone(), query.sql());
+        fetch_many(op, Source::Held(self.as_raw()), query)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -421,17 +480,8 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.shared.clone(), query.sql());
-        let conn = self.as_raw();
-        Box::pin(async move {
-            op.executing();
-            let result = DB::fetch_optional(conn, query).await;
-            if let Ok(Some(_)) = &result {
-                op.add_returned_rows(1);
-            }
-            op.finish(result.as_ref().err());
-            result
-        })
+        let op = Op::new(self.shared.clone(), query.sql());
+        fetch_optional(op, Source::Held(self.as_raw()), query)
     }
 
     fn prepare_with<'e, 'q: 'e>(
