@@ -16,7 +16,7 @@ use crate::SupportedDatabase;
 use crate::config::Config;
 use crate::database::Results;
 use crate::pool::{self, PoolEntry, PoolStats};
-use crate::pool_state::Shared;
+use crate::pool_state::PoolState;
 use crate::query::Op;
 use crate::stream::{Gen, Yielder};
 
@@ -59,8 +59,8 @@ impl<DB: SupportedDatabase> Clone for InstrumentedPool<DB> {
 impl<DB: SupportedDatabase> fmt::Debug for InstrumentedPool<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstrumentedPool")
-            .field("name", &self.entry.shared.pool_name)
-            .field("system", &self.entry.shared.system)
+            .field("name", &self.entry.state.pool_name)
+            .field("system", &self.entry.state.system)
             .field("stats", &self.entry.stats())
             .finish()
     }
@@ -75,8 +75,8 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
                 .disable_statement_logging();
             pool.set_connect_options(options);
         }
-        let shared = Arc::new(Shared::new::<DB>(&config));
-        let entry = Arc::new(PoolEntry { pool, shared });
+        let state = Arc::new(PoolState::new::<DB>(&config));
+        let entry = Arc::new(PoolEntry { pool, state });
         pool::register(&entry);
         InstrumentedPool { entry }
     }
@@ -104,7 +104,7 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub fn name(&self) -> &str {
-        &self.entry.shared.pool_name
+        &self.entry.state.pool_name
     }
 
     /// The pool's connections now: what the next scrape would report for it.
@@ -139,12 +139,12 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub async fn acquire(&self) -> Result<InstrumentedConnection<DB>, Error> {
-        let shared = &self.entry.shared;
-        let conn = shared.acquire(&self.entry.pool).await?;
+        let state = &self.entry.state;
+        let conn = state.acquire(&self.entry.pool).await?;
         Ok(InstrumentedConnection {
             inner: TracedConnection {
                 conn: Inner::Pool(conn),
-                shared: shared.clone(),
+                state: state.clone(),
             },
         })
     }
@@ -168,9 +168,9 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub async fn begin(&self) -> Result<InstrumentedTransaction<DB>, Error> {
-        let shared = self.entry.shared.clone();
-        let mut op = Op::new(shared.clone(), "BEGIN");
-        let failed = |_: &Error| shared.transactions.error.inc();
+        let state = self.entry.state.clone();
+        let mut op = Op::new(state.clone(), "BEGIN");
+        let failed = |_: &Error| state.transactions.error.inc();
         let conn = acquire_for(&self.entry, &mut op)
             .await
             .inspect_err(failed)?;
@@ -179,12 +179,12 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
         let tx = result.inspect_err(failed)?;
         Ok(InstrumentedTransaction {
             open: Open {
-                shared: shared.clone(),
+                state: state.clone(),
                 ended: false,
             },
             inner: TracedConnection {
                 conn: Inner::Transaction(tx),
-                shared,
+                state,
             },
         })
     }
@@ -274,7 +274,7 @@ async fn acquire_for<DB: Database>(
     op: &mut Op<'_>,
 ) -> Result<PoolConnection<DB>, Error> {
     let conn = entry
-        .shared
+        .state
         .acquire(&entry.pool)
         .await
         .inspect_err(|e| op.finish(Some(e)))?;
@@ -356,7 +356,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let op = Op::new(self.entry.shared.clone(), query.sql());
+        let op = Op::new(self.entry.state.clone(), query.sql());
         fetch_many(op, Source::Pool(self.entry.clone()), query)
     }
 
@@ -367,7 +367,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let op = Op::new(self.entry.shared.clone(), query.sql());
+        let op = Op::new(self.entry.state.clone(), query.sql());
         fetch_optional(op, Source::Pool(self.entry.clone()), query)
     }
 
@@ -378,7 +378,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     ) -> BoxFuture<'e, Result<DB::Statement<'q>, Error>> {
         let entry = self.entry.clone();
         Box::pin(async move {
-            let mut conn = entry.shared.acquire(&entry.pool).await?;
+            let mut conn = entry.state.acquire(&entry.pool).await?;
             DB::prepare_with(&mut *conn, sql, parameters).await
         })
     }
@@ -386,7 +386,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<DB>, Error>> {
         let entry = self.entry.clone();
         Box::pin(async move {
-            let mut conn = entry.shared.acquire(&entry.pool).await?;
+            let mut conn = entry.state.acquire(&entry.pool).await?;
             DB::describe(&mut *conn, sql).await
         })
     }
@@ -424,14 +424,14 @@ enum Inner<DB: Database> {
 /// ```
 pub struct TracedConnection<DB: SupportedDatabase> {
     conn: Inner<DB>,
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
 }
 
 impl<DB: SupportedDatabase> fmt::Debug for TracedConnection<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracedConnection")
-            .field("pool", &self.shared.pool_name)
-            .field("system", &self.shared.system)
+            .field("pool", &self.state.pool_name)
+            .field("system", &self.state.system)
             .field("transaction", &matches!(self.conn, Inner::Transaction(_)))
             .finish()
     }
@@ -468,7 +468,7 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let op = Op::new(self.shared.clone(), query.sql());
+        let op = Op::new(self.state.clone(), query.sql());
         fetch_many(op, Source::Held(self.as_raw()), query)
     }
 
@@ -480,7 +480,7 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let op = Op::new(self.shared.clone(), query.sql());
+        let op = Op::new(self.state.clone(), query.sql());
         fetch_optional(op, Source::Held(self.as_raw()), query)
     }
 
@@ -542,7 +542,7 @@ pub struct InstrumentedTransaction<DB: SupportedDatabase> {
 
 /// Counts a transaction dropped without commit or rollback as a rollback (sqlx rolls it back).
 struct Open {
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     ended: bool,
 }
 
@@ -556,13 +556,13 @@ enum Outcome {
 /// Counts a transaction's end once: its outcome, or `error` when the commit or rollback was
 /// dropped before it finished.
 struct Ended {
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     outcome: Option<Outcome>,
 }
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        let t = &self.shared.transactions;
+        let t = &self.state.transactions;
         match self.outcome {
             Some(Outcome::Commit) => t.commit.inc(),
             Some(Outcome::Rollback) => t.rollback.inc(),
@@ -574,7 +574,7 @@ impl Drop for Ended {
 impl Drop for Open {
     fn drop(&mut self) {
         if !self.ended {
-            self.shared.transactions.rollback.inc();
+            self.state.transactions.rollback.inc();
         }
     }
 }
@@ -601,16 +601,16 @@ impl<DB: SupportedDatabase> DerefMut for InstrumentedTransaction<DB> {
 impl<DB: SupportedDatabase> InstrumentedTransaction<DB> {
     async fn end(self, sql: &'static str, commit: bool) -> Result<(), Error> {
         let InstrumentedTransaction { inner, mut open } = self;
-        let TracedConnection { conn, shared } = inner;
+        let TracedConnection { conn, state } = inner;
         let Inner::Transaction(tx) = conn else {
             return Ok(()); // never built: an InstrumentedTransaction always holds a transaction
         };
         // Counted here, whatever happens next (a future dropped mid-commit counts as an error).
         open.ended = true;
-        let mut op = Op::new(shared.clone(), sql);
+        let mut op = Op::new(state.clone(), sql);
         op.executing();
         let mut counted = Ended {
-            shared,
+            state,
             outcome: None,
         };
         let result = if commit {

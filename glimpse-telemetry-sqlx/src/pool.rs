@@ -32,7 +32,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use sqlx::Database;
 
 use crate::TARGET;
-use crate::pool_state::Shared;
+use crate::pool_state::PoolState;
 
 /// The most pools reported at once (a bug that instruments a pool per request must not grow
 /// the scrape without bound).
@@ -66,11 +66,11 @@ impl PoolStats {
     }
 }
 
-/// The pool and its shared instrumentation; what [`InstrumentedPool`](crate::InstrumentedPool)
+/// The pool and its instrumentation state; what [`InstrumentedPool`](crate::InstrumentedPool)
 /// holds and the collector holds weakly.
 pub(crate) struct PoolEntry<DB: Database> {
     pub(crate) pool: sqlx::Pool<DB>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<PoolState>,
 }
 
 impl<DB: Database> PoolEntry<DB> {
@@ -83,7 +83,7 @@ impl<DB: Database> PoolEntry<DB> {
             idle,
             used: size - idle,
             max: self.pool.options().get_max_connections(),
-            pending: self.shared.pending(),
+            pending: self.state.pending(),
         }
     }
 }
@@ -96,7 +96,7 @@ trait Source: Send + Sync {
 
 impl<DB: Database> Source for PoolEntry<DB> {
     fn read(&self) -> Option<(&str, PoolStats)> {
-        (!self.pool.is_closed()).then(|| (&*self.shared.pool_name, self.stats()))
+        (!self.pool.is_closed()).then(|| (&*self.state.pool_name, self.stats()))
     }
 
     fn identity(&self) -> usize {
@@ -123,7 +123,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
     let mut pools = lock(registry());
     let identity = entry.identity();
     pools.retain(|p| p.upgrade().is_some_and(|p| p.identity() != identity));
-    let name = &*entry.shared.pool_name;
+    let name = &*entry.state.pool_name;
     let same_name = pools
         .iter()
         .filter_map(Weak::upgrade)

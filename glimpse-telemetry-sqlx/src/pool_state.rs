@@ -53,8 +53,8 @@ impl Parsed {
     }
 }
 
-/// What every query of one pool shares: its configuration and metric handles.
-pub(crate) struct Shared {
+/// What every query of one pool shares: its configuration, metric handles and statement cache.
+pub(crate) struct PoolState {
     pub(crate) pool_name: Box<str>,
     pub(crate) system: &'static str,
     pub(crate) dialect: Dialect,
@@ -67,16 +67,16 @@ pub(crate) struct Shared {
     wait_time: Histogram,
     /// `db_client_connection_timeouts_total{pool}`.
     timeouts: Counter,
-    /// Callers inside [`Shared::acquire`] now.
+    /// Callers inside [`PoolState::acquire`] now.
     pending: AtomicI64,
     /// `db_client_transactions_total{system, pool, outcome}`.
     pub(crate) transactions: Transactions,
     statements: RwLock<hashbrown::HashMap<Box<str>, Arc<Parsed>>>,
 }
 
-impl std::fmt::Debug for Shared {
+impl std::fmt::Debug for PoolState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared")
+        f.debug_struct("PoolState")
             .field("pool_name", &self.pool_name)
             .field("system", &self.system)
             .field("slow_threshold", &self.slow_threshold)
@@ -84,8 +84,8 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-impl Shared {
-    pub(crate) fn new<DB: SupportedDatabase>(config: &Config) -> Shared {
+impl PoolState {
+    pub(crate) fn new<DB: SupportedDatabase>(config: &Config) -> PoolState {
         let mut failed = Vec::new();
         let mut note =
             |name: &str, e: glimpse_telemetry::Error| failed.push(format!("{name}: {e}"));
@@ -133,7 +133,7 @@ impl Shared {
                 "database metrics could not be registered; queries are still traced"
             );
         }
-        Shared {
+        PoolState {
             pool_name: pool.into(),
             system,
             dialect: DB::DIALECT,
@@ -234,7 +234,7 @@ pub(crate) struct Transactions {
 
 /// Decrements the pending count however the acquire ends (including when its future is
 /// dropped).
-struct Pending<'a>(&'a Shared);
+struct Pending<'a>(&'a PoolState);
 
 impl Drop for Pending<'_> {
     fn drop(&mut self) {
@@ -249,24 +249,24 @@ mod tests {
     #[cfg(feature = "sqlite")]
     #[test]
     fn statements_are_parsed_once_and_the_cache_stays_bounded() {
-        let shared = Shared::new::<sqlx::Sqlite>(&Config::new("cache-test"));
-        let a = shared.parsed("SELECT * FROM users WHERE id = ?");
-        let b = shared.parsed("SELECT * FROM users WHERE id = ?");
+        let state = PoolState::new::<sqlx::Sqlite>(&Config::new("cache-test"));
+        let a = state.parsed("SELECT * FROM users WHERE id = ?");
+        let b = state.parsed("SELECT * FROM users WHERE id = ?");
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(
             (a.operation, a.collection.as_deref(), &*a.summary),
             (Some("SELECT"), Some("users"), "SELECT users")
         );
         for i in 0..MAX_CACHED_STATEMENTS * 3 {
-            shared.parsed(&format!("SELECT {i}"));
-            let len = shared.statements.read().unwrap().len();
+            state.parsed(&format!("SELECT {i}"));
+            let len = state.statements.read().unwrap().len();
             assert!(len <= MAX_CACHED_STATEMENTS);
         }
         let long = format!("SELECT 1 -- {}", "x".repeat(MAX_CACHED_SQL_LEN));
-        let (c, d) = (shared.parsed(&long), shared.parsed(&long));
+        let (c, d) = (state.parsed(&long), state.parsed(&long));
         assert!(!Arc::ptr_eq(&c, &d), "long statements are not cached");
         let no_tables =
-            Shared::new::<sqlx::Sqlite>(&Config::new("cache-test-2").collection_names(false));
+            PoolState::new::<sqlx::Sqlite>(&Config::new("cache-test-2").collection_names(false));
         assert_eq!(no_tables.parsed("DELETE FROM t").collection, None);
     }
 }

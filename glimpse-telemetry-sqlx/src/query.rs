@@ -10,14 +10,14 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::error_type::{database_code, error_type};
-use crate::pool_state::{Parsed, Shared};
+use crate::pool_state::{Parsed, PoolState};
 use crate::sql::sanitize;
 use crate::{SupportedDatabase, TARGET, report};
 
 /// One operation being measured. Recording happens once, in [`Op::finish`] or, when the
 /// caller drops the query before its end, in `Drop`.
 pub(crate) struct Op<'q> {
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     sql: &'q str,
     parsed: Arc<Parsed>,
     span: Span,
@@ -31,17 +31,17 @@ pub(crate) struct Op<'q> {
 impl<'q> Op<'q> {
     /// Starts measuring `sql`: parses its summary (or finds it in the cache) and opens its
     /// span, as a child of the current span.
-    pub(crate) fn new(shared: Arc<Shared>, sql: &'q str) -> Op<'q> {
-        let parsed = shared.parsed(sql);
+    pub(crate) fn new(state: Arc<PoolState>, sql: &'q str) -> Op<'q> {
+        let parsed = state.parsed(sql);
         let text = &*parsed.summary;
-        let name = if text.is_empty() { shared.system } else { text };
+        let name = if text.is_empty() { state.system } else { text };
         let span = tracing::info_span!(
             target: TARGET,
             "db.query",
             otel.name = name,
             otel.kind = "client",
             otel.status_code = Empty,
-            db.system.name = shared.system,
+            db.system.name = state.system,
             db.operation.name = parsed.operation,
             db.collection.name = parsed.collection.as_deref(),
             db.query.summary = (!text.is_empty()).then_some(text),
@@ -50,11 +50,11 @@ impl<'q> Op<'q> {
             db.response.status_code = Empty,
             error.type = Empty,
         );
-        if shared.capture_query_text && !span.is_disabled() {
-            span.record("db.query.text", sanitize(sql, shared.dialect).as_str());
+        if state.capture_query_text && !span.is_disabled() {
+            span.record("db.query.text", sanitize(sql, state.dialect).as_str());
         }
         Op {
-            shared,
+            state,
             sql,
             parsed,
             span,
@@ -103,7 +103,7 @@ impl<'q> Op<'q> {
         // The span is entered only here, not on every poll of the query (which would cost an
         // enter and exit per row): the exemplar and the log lines below belong to it.
         let _entered = self.span.enter();
-        let shared = &*self.shared;
+        let state = &*self.state;
         // Without a connection (a pool timeout) the operation lasted as long as the wait.
         let (elapsed, executed) = match self.executing {
             Some(t) => (t.elapsed(), true),
@@ -111,10 +111,10 @@ impl<'q> Op<'q> {
         };
         let error_type = error.map(error_type);
         let parsed = &*self.parsed;
-        shared.observe_duration(parsed, error_type.as_deref(), elapsed.as_secs_f64());
-        let slow = executed && elapsed >= shared.slow_threshold;
+        state.observe_duration(parsed, error_type.as_deref(), elapsed.as_secs_f64());
+        let slow = executed && elapsed >= state.slow_threshold;
         if slow {
-            shared.count_slow(parsed);
+            state.count_slow(parsed);
         }
         let span_on = !self.span.is_disabled();
         if span_on && self.rows_returned > 0 {
@@ -122,10 +122,10 @@ impl<'q> Op<'q> {
                 .record("db.response.returned_rows", report::int(self.rows_returned));
         }
         let report = report::Report {
-            pool_name: &shared.pool_name,
-            system: shared.system,
-            dialect: shared.dialect,
-            slow_threshold: shared.slow_threshold,
+            pool_name: &state.pool_name,
+            system: state.system,
+            dialect: state.dialect,
+            slow_threshold: state.slow_threshold,
             sql: self.sql,
             summary: &parsed.summary,
             elapsed,
