@@ -130,6 +130,7 @@ pub mod pool;
 mod pool_state;
 mod query;
 mod report;
+mod run;
 pub mod sql;
 mod stream;
 
