@@ -2,6 +2,9 @@
 //! transaction it lends ([`InstrumentedConnection`], [`InstrumentedTransaction`]), both of which
 //! dereference to a [`TracedConnection`] so that sqlx's usual `&mut *conn` / `&mut *tx` runs
 //! through the instrumentation too.
+//!
+//! Every measured query then takes the one path of `run.rs`; the executors here only say where
+//! its connection comes from (the pool, or the connection held).
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -14,10 +17,10 @@ use sqlx::{Database, Describe, Either, Error, Execute, Executor, Transaction};
 
 use crate::SupportedDatabase;
 use crate::config::Config;
-use crate::database::Results;
 use crate::pool::{self, PoolEntry, PoolStats};
-use crate::record::{Op, Shared};
-use crate::stream::{Gen, Yielder};
+use crate::pool_state::PoolState;
+use crate::query::Op;
+use crate::run::{Source, acquire_for, fetch_many, fetch_optional};
 
 /// A sqlx pool whose queries are measured. Use `&pool` wherever sqlx takes an executor, as
 /// with [`sqlx::Pool`]: `sqlx::query(..).fetch_all(&pool)` is unchanged.
@@ -58,8 +61,8 @@ impl<DB: SupportedDatabase> Clone for InstrumentedPool<DB> {
 impl<DB: SupportedDatabase> fmt::Debug for InstrumentedPool<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstrumentedPool")
-            .field("name", &self.entry.shared.pool_name)
-            .field("system", &self.entry.shared.system)
+            .field("name", &self.entry.state.pool_name)
+            .field("system", &self.entry.state.system)
             .field("stats", &self.entry.stats())
             .finish()
     }
@@ -74,8 +77,8 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
                 .disable_statement_logging();
             pool.set_connect_options(options);
         }
-        let shared = Arc::new(Shared::new::<DB>(&config));
-        let entry = Arc::new(PoolEntry { pool, shared });
+        let state = Arc::new(PoolState::new::<DB>(&config));
+        let entry = Arc::new(PoolEntry { pool, state });
         pool::register(&entry);
         InstrumentedPool { entry }
     }
@@ -103,7 +106,7 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub fn name(&self) -> &str {
-        &self.entry.shared.pool_name
+        &self.entry.state.pool_name
     }
 
     /// The pool's connections now: what the next scrape would report for it.
@@ -138,12 +141,12 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub async fn acquire(&self) -> Result<InstrumentedConnection<DB>, Error> {
-        let shared = &self.entry.shared;
-        let conn = shared.acquire(&self.entry.pool).await?;
+        let state = &self.entry.state;
+        let conn = state.acquire(&self.entry.pool).await?;
         Ok(InstrumentedConnection {
             inner: TracedConnection {
                 conn: Inner::Pool(conn),
-                shared: shared.clone(),
+                state: state.clone(),
             },
         })
     }
@@ -167,34 +170,23 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     /// # Ok::<(), sqlx::Error>(()) }).unwrap();
     /// ```
     pub async fn begin(&self) -> Result<InstrumentedTransaction<DB>, Error> {
-        let shared = self.entry.shared.clone();
-        let mut op = Op::new(shared.clone(), "BEGIN");
-        let conn = match shared.acquire(&self.entry.pool).await {
-            Ok(conn) => conn,
-            Err(e) => {
-                op.finish(Some(&e));
-                shared.transactions.error.inc();
-                return Err(e);
-            }
-        };
-        op.executing();
+        let state = self.entry.state.clone();
+        let mut op = Op::new(state.clone(), "BEGIN");
+        let failed = |_: &Error| state.transactions.error.inc();
+        let conn = acquire_for(&self.entry, &mut op)
+            .await
+            .inspect_err(failed)?;
         let result = Transaction::begin(MaybePoolConnection::PoolConnection(conn), None).await;
         op.finish(result.as_ref().err());
-        let tx = match result {
-            Ok(tx) => tx,
-            Err(e) => {
-                shared.transactions.error.inc();
-                return Err(e);
-            }
-        };
+        let tx = result.inspect_err(failed)?;
         Ok(InstrumentedTransaction {
             open: Open {
-                shared: shared.clone(),
+                state: state.clone(),
                 ended: false,
             },
             inner: TracedConnection {
                 conn: Inner::Transaction(tx),
-                shared,
+                state,
             },
         })
     }
@@ -228,31 +220,6 @@ impl<DB: SupportedDatabase> InstrumentedPool<DB> {
     }
 }
 
-/// Reads the stream of `fetch_many` to its end, counting rows, and records the operation.
-async fn drive<DB: SupportedDatabase>(
-    op: &mut Op<'_>,
-    yielder: &Yielder<Either<DB::QueryResult, DB::Row>>,
-    mut stream: Results<'_, DB>,
-) -> Result<(), Error> {
-    loop {
-        match std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
-            Some(Ok(item)) => {
-                op.observe::<DB>(&item);
-                yielder.put(item).await;
-            }
-            Some(Err(e)) => {
-                op.finish(Some(&e));
-                return Err(e);
-            }
-            None => {
-                drop(stream);
-                op.finish(None);
-                return Ok(());
-            }
-        }
-    }
-}
-
 impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     type Database = DB;
 
@@ -263,20 +230,8 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.entry.shared.clone(), query.sql());
-        let entry = self.entry.clone();
-        Box::pin(Gen::new(move |yielder| async move {
-            let mut conn = match entry.shared.acquire(&entry.pool).await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    op.finish(Some(&e));
-                    return Err(e);
-                }
-            };
-            op.executing();
-            let stream = DB::fetch_many(&mut *conn, query);
-            drive::<DB>(&mut op, &yielder, stream).await
-        }))
+        let op = Op::new(self.entry.state.clone(), query.sql());
+        fetch_many(op, Source::Pool(self.entry.clone()), query)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -286,24 +241,8 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     where
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.entry.shared.clone(), query.sql());
-        let entry = self.entry.clone();
-        Box::pin(async move {
-            let mut conn = match entry.shared.acquire(&entry.pool).await {
-                Ok(conn) => conn,
-                Err(e) => {
-                    op.finish(Some(&e));
-                    return Err(e);
-                }
-            };
-            op.executing();
-            let result = DB::fetch_optional(&mut *conn, query).await;
-            if let Ok(Some(_)) = &result {
-                op.add_returned_rows(1);
-            }
-            op.finish(result.as_ref().err());
-            result
-        })
+        let op = Op::new(self.entry.state.clone(), query.sql());
+        fetch_optional(op, Source::Pool(self.entry.clone()), query)
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -313,7 +252,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     ) -> BoxFuture<'e, Result<DB::Statement<'q>, Error>> {
         let entry = self.entry.clone();
         Box::pin(async move {
-            let mut conn = entry.shared.acquire(&entry.pool).await?;
+            let mut conn = entry.state.acquire(&entry.pool).await?;
             DB::prepare_with(&mut *conn, sql, parameters).await
         })
     }
@@ -321,7 +260,7 @@ impl<'p, DB: SupportedDatabase> Executor<'p> for &'_ InstrumentedPool<DB> {
     fn describe<'e, 'q: 'e>(self, sql: &'q str) -> BoxFuture<'e, Result<Describe<DB>, Error>> {
         let entry = self.entry.clone();
         Box::pin(async move {
-            let mut conn = entry.shared.acquire(&entry.pool).await?;
+            let mut conn = entry.state.acquire(&entry.pool).await?;
             DB::describe(&mut *conn, sql).await
         })
     }
@@ -359,14 +298,14 @@ enum Inner<DB: Database> {
 /// ```
 pub struct TracedConnection<DB: SupportedDatabase> {
     conn: Inner<DB>,
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
 }
 
 impl<DB: SupportedDatabase> fmt::Debug for TracedConnection<DB> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TracedConnection")
-            .field("pool", &self.shared.pool_name)
-            .field("system", &self.shared.system)
+            .field("pool", &self.state.pool_name)
+            .field("system", &self.state.system)
             .field("transaction", &matches!(self.conn, Inner::Transaction(_)))
             .finish()
     }
@@ -403,13 +342,8 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.shared.clone(), query.sql());
-        let conn = self.as_raw();
-        Box::pin(Gen::new(move |yielder| async move {
-            op.executing();
-            let stream = DB::fetch_many(conn, query);
-            drive::<DB>(&mut op, &yielder, stream).await
-        }))
+        let op = Op::new(self.state.clone(), query.sql());
+        fetch_many(op, Source::Held(self.as_raw()), query)
     }
 
     fn fetch_optional<'e, 'q: 'e, E>(
@@ -420,17 +354,8 @@ impl<'t, DB: SupportedDatabase> Executor<'t> for &'t mut TracedConnection<DB> {
         't: 'e,
         E: 'q + Execute<'q, DB>,
     {
-        let mut op = Op::new(self.shared.clone(), query.sql());
-        let conn = self.as_raw();
-        Box::pin(async move {
-            op.executing();
-            let result = DB::fetch_optional(conn, query).await;
-            if let Ok(Some(_)) = &result {
-                op.add_returned_rows(1);
-            }
-            op.finish(result.as_ref().err());
-            result
-        })
+        let op = Op::new(self.state.clone(), query.sql());
+        fetch_optional(op, Source::Held(self.as_raw()), query)
     }
 
     fn prepare_with<'e, 'q: 'e>(
@@ -491,7 +416,7 @@ pub struct InstrumentedTransaction<DB: SupportedDatabase> {
 
 /// Counts a transaction dropped without commit or rollback as a rollback (sqlx rolls it back).
 struct Open {
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     ended: bool,
 }
 
@@ -505,13 +430,13 @@ enum Outcome {
 /// Counts a transaction's end once: its outcome, or `error` when the commit or rollback was
 /// dropped before it finished.
 struct Ended {
-    shared: Arc<Shared>,
+    state: Arc<PoolState>,
     outcome: Option<Outcome>,
 }
 
 impl Drop for Ended {
     fn drop(&mut self) {
-        let t = &self.shared.transactions;
+        let t = &self.state.transactions;
         match self.outcome {
             Some(Outcome::Commit) => t.commit.inc(),
             Some(Outcome::Rollback) => t.rollback.inc(),
@@ -523,7 +448,7 @@ impl Drop for Ended {
 impl Drop for Open {
     fn drop(&mut self) {
         if !self.ended {
-            self.shared.transactions.rollback.inc();
+            self.state.transactions.rollback.inc();
         }
     }
 }
@@ -550,16 +475,16 @@ impl<DB: SupportedDatabase> DerefMut for InstrumentedTransaction<DB> {
 impl<DB: SupportedDatabase> InstrumentedTransaction<DB> {
     async fn end(self, sql: &'static str, commit: bool) -> Result<(), Error> {
         let InstrumentedTransaction { inner, mut open } = self;
-        let TracedConnection { conn, shared } = inner;
+        let TracedConnection { conn, state } = inner;
         let Inner::Transaction(tx) = conn else {
             return Ok(()); // never built: an InstrumentedTransaction always holds a transaction
         };
         // Counted here, whatever happens next (a future dropped mid-commit counts as an error).
         open.ended = true;
-        let mut op = Op::new(shared.clone(), sql);
+        let mut op = Op::new(state.clone(), sql);
         op.executing();
         let mut counted = Ended {
-            shared,
+            state,
             outcome: None,
         };
         let result = if commit {

@@ -124,10 +124,13 @@
 
 mod config;
 mod database;
+mod error_type;
 mod executor;
 pub mod pool;
-mod record;
+mod pool_state;
+mod query;
 mod report;
+mod run;
 pub mod sql;
 mod stream;
 
@@ -137,7 +140,14 @@ pub use executor::{
     InstrumentedConnection, InstrumentedPool, InstrumentedTransaction, TracedConnection,
 };
 pub use pool::PoolStats;
-pub use record::TARGET;
+
+/// The target of this crate's spans and log lines (for `RUST_LOG` directives such as
+/// `glimpse_telemetry_sqlx=error`, which keeps failures and drops the slow-query lines).
+///
+/// ```
+/// assert_eq!(glimpse_telemetry_sqlx::TARGET, "glimpse_telemetry_sqlx");
+/// ```
+pub const TARGET: &str = "glimpse_telemetry_sqlx";
 
 /// Instruments `pool` under the name `pool_name`, with the defaults of [`Config::new`]:
 /// `Config::new(pool_name).instrument(pool)`.

@@ -19,7 +19,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Instant;
 
 use glimpse_telemetry::metrics::catalogue::{
     DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS,
@@ -31,9 +30,9 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use sqlx::Database;
-use sqlx::pool::PoolConnection;
 
-use crate::record::{Shared, TARGET};
+use crate::TARGET;
+use crate::pool_state::PoolState;
 
 /// The most pools reported at once (a bug that instruments a pool per request must not grow
 /// the scrape without bound).
@@ -67,11 +66,11 @@ impl PoolStats {
     }
 }
 
-/// The pool and its shared instrumentation; what [`InstrumentedPool`](crate::InstrumentedPool)
+/// The pool and its instrumentation state; what [`InstrumentedPool`](crate::InstrumentedPool)
 /// holds and the collector holds weakly.
 pub(crate) struct PoolEntry<DB: Database> {
     pub(crate) pool: sqlx::Pool<DB>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) state: Arc<PoolState>,
 }
 
 impl<DB: Database> PoolEntry<DB> {
@@ -84,8 +83,7 @@ impl<DB: Database> PoolEntry<DB> {
             idle,
             used: size - idle,
             max: self.pool.options().get_max_connections(),
-            pending: u32::try_from(self.shared.pending.load(Ordering::Relaxed).max(0))
-                .unwrap_or(u32::MAX),
+            pending: self.state.pending(),
         }
     }
 }
@@ -98,7 +96,7 @@ trait Source: Send + Sync {
 
 impl<DB: Database> Source for PoolEntry<DB> {
     fn read(&self) -> Option<(&str, PoolStats)> {
-        (!self.pool.is_closed()).then(|| (&*self.shared.pool_name, self.stats()))
+        (!self.pool.is_closed()).then(|| (&*self.state.pool_name, self.stats()))
     }
 
     fn identity(&self) -> usize {
@@ -125,7 +123,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
     let mut pools = lock(registry());
     let identity = entry.identity();
     pools.retain(|p| p.upgrade().is_some_and(|p| p.identity() != identity));
-    let name = &*entry.shared.pool_name;
+    let name = &*entry.state.pool_name;
     let same_name = pools
         .iter()
         .filter_map(Weak::upgrade)
@@ -224,37 +222,5 @@ impl Collector for PoolCollector {
             &DB_CLIENT_CONNECTION_PENDING_REQUESTS,
             by_name.iter().map(|(name, s)| (*name, None, s.pending)),
         )
-    }
-}
-
-/// Decrements the pending count however the acquire ends (including when its future is
-/// dropped).
-struct Pending<'a>(&'a Shared);
-
-impl Drop for Pending<'_> {
-    fn drop(&mut self) {
-        self.0.pending.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Shared {
-    /// `pool.acquire()`, counted in the pending gauge while it waits, its wait observed in
-    /// `db_client_connection_wait_time_seconds` and its timeout in
-    /// `db_client_connection_timeouts_total`.
-    pub(crate) async fn acquire<DB: Database>(
-        &self,
-        pool: &sqlx::Pool<DB>,
-    ) -> Result<PoolConnection<DB>, sqlx::Error> {
-        let started = Instant::now();
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        let pending = Pending(self);
-        let result = pool.acquire().await;
-        drop(pending);
-        match &result {
-            Ok(_) => self.wait_time.observe(started.elapsed().as_secs_f64()),
-            Err(sqlx::Error::PoolTimedOut) => self.timeouts.inc(),
-            Err(_) => {}
-        }
-        result
     }
 }

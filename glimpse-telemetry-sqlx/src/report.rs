@@ -11,11 +11,16 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use crate::record::{Shared, TARGET};
+use crate::TARGET;
 use crate::sql::{Dialect, sanitize};
 
+/// What the two lines say of one finished query: its pool, its statement and its outcome.
 pub(crate) struct Report<'a, 'q> {
-    pub(crate) shared: &'a Shared,
+    pub(crate) pool_name: &'a str,
+    /// `db_system_name`, the line's name when the statement has no summary.
+    pub(crate) system: &'static str,
+    pub(crate) dialect: Dialect,
+    pub(crate) slow_threshold: Duration,
     pub(crate) sql: &'q str,
     pub(crate) summary: &'a str,
     pub(crate) elapsed: Duration,
@@ -37,7 +42,7 @@ fn millis(d: Duration) -> f64 {
 impl Report<'_, '_> {
     fn name(&self) -> &str {
         match self.summary {
-            "" => self.shared.system,
+            "" => self.system,
             text => text,
         }
     }
@@ -47,15 +52,15 @@ impl Report<'_, '_> {
         if !tracing::enabled!(target: TARGET, Level::WARN) {
             return;
         }
-        let text = sanitize(self.sql, self.shared.dialect);
+        let text = sanitize(self.sql, self.dialect);
         let ms = millis(self.elapsed);
         tracing::warn!(
             target: TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = ms,
-            db.client.connection.pool.name = &*self.shared.pool_name,
+            db.client.connection.pool.name = self.pool_name,
             db.query.text = %text,
-            threshold_ms = millis(self.shared.slow_threshold),
+            threshold_ms = millis(self.slow_threshold),
             rows_returned = int(self.rows_returned),
             rows_affected = int(self.rows_affected),
             "slow query: {} took {} ms",
@@ -69,7 +74,7 @@ impl Report<'_, '_> {
         if !tracing::enabled!(target: TARGET, Level::ERROR) {
             return;
         }
-        let text = sanitize(self.sql, self.shared.dialect);
+        let text = sanitize(self.sql, self.dialect);
         // Read as the most cautious dialect: servers quote values with either quote
         // (`Duplicate entry 'ann@example.com'`, `invalid input syntax for type integer: "abc"`).
         let message = match error {
@@ -80,7 +85,7 @@ impl Report<'_, '_> {
             target: TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = millis(self.elapsed),
-            db.client.connection.pool.name = &*self.shared.pool_name,
+            db.client.connection.pool.name = self.pool_name,
             error.type = error_type,
             error.message = %message,
             db.response.status_code = code,
