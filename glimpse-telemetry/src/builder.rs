@@ -14,7 +14,6 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 use crate::config::{Config, Environment, LogFormat, Protocol, Sampler};
 use crate::guard::TelemetryGuard;
-use crate::logs::writer::LogSink;
 use crate::redact::Redactor;
 use crate::resource::ServiceIdentity;
 use crate::subscriber::{BoxedLayer, TelemetryFilter, directives};
@@ -419,47 +418,13 @@ impl Builder {
         };
 
         // Traces.
-        let provider = if config.sdk_disabled {
-            None
-        } else {
-            let endpoint = config.traces_endpoint();
-            let resource = identity.otel_resource();
-            let provider = match self.exporter.take() {
-                Some(make) => crate::traces::provider(
-                    BoxedExporter(make()),
-                    &config.batch,
-                    &config.sampler,
-                    config.keep_traces(),
-                    resource,
-                    redactor.clone(),
-                    "custom exporter".to_owned(),
-                ),
-                None => {
-                    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-                    {
-                        let exporter = crate::traces::otlp_exporter(&config, runtime.as_ref())?;
-                        crate::traces::provider(
-                            exporter,
-                            &config.batch,
-                            &config.sampler,
-                            config.keep_traces(),
-                            resource,
-                            redactor.clone(),
-                            endpoint,
-                        )
-                    }
-                    #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
-                    {
-                        let _ = (endpoint, resource);
-                        return Err(Error::setup(
-                            "trace exporter",
-                            "this build has neither the otlp-grpc nor the otlp-http feature; set OTEL_SDK_DISABLED=true or pass .span_exporter(..)",
-                        ));
-                    }
-                }
-            };
-            Some(provider)
-        };
+        let provider = crate::traces::start(
+            &config,
+            self.exporter.take().map(|make| BoxedExporter(make())),
+            runtime.as_ref(),
+            &identity,
+            &redactor,
+        )?;
         let (provider, held) = match provider {
             Some(t) => (Some(t.provider), t.held),
             None => (None, None),
@@ -467,42 +432,15 @@ impl Builder {
 
         // Errors.
         #[cfg(feature = "sentry")]
-        let sentry_guard = match &config.sentry_dsn {
-            Some(dsn) => Some(sentry::init(crate::errors::client_options(
-                dsn,
-                config
-                    .sentry_environment
-                    .clone()
-                    .unwrap_or_else(|| config.environment.as_str().to_owned()),
-                config.sentry_release.clone().or_else(|| {
-                    identity
-                        .version
-                        .as_ref()
-                        .map(|v| format!("{}@{}", identity.name, v))
-                }),
-                config.sentry_sample_rate,
-                identity.host.clone(),
-                redactor.clone(),
-                self.sentry_transport.take(),
-            )?)),
-            None => None,
-        };
+        let sentry_guard =
+            crate::errors::start(&config, &identity, &redactor, self.sentry_transport.take())?;
 
         // Logs.
-        let (sink, writer_thread) = match config.log_format {
-            LogFormat::Json => {
-                let out: Box<dyn Write + Send> = self
-                    .log_writer
-                    .take()
-                    .unwrap_or_else(|| Box::new(std::io::stdout()));
-                let dropped = metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED
-                    .series::<metrics::Counter>(&[]);
-                let (sink, handle) = LogSink::background(out, dropped)
-                    .map_err(|e| Error::setup("log writer thread", e))?;
-                (Some(sink), Some(handle))
-            }
-            LogFormat::Pretty => (None, None),
-        };
+        let (sink, writer_thread) =
+            match crate::logs::writer::start(&config, self.log_writer.take())? {
+                Some((sink, handle)) => (Some(sink), Some(handle)),
+                None => (None, None),
+            };
 
         // Bound before anything global is installed: a taken port leaves the process untouched.
         #[cfg(feature = "metrics-server")]

@@ -116,6 +116,43 @@ pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
+/// Starts GlitchTip reporting when `SENTRY_DSN` is set (binding the client to the process-wide
+/// hub, as the sentry crate does): environment from `SENTRY_ENVIRONMENT` or `GLIMPSE_ENV`,
+/// release from `SENTRY_RELEASE` or `<service>@<version>`.
+///
+/// # Errors
+/// A DSN or transport the sentry client refuses.
+#[cfg(feature = "sentry")]
+pub(crate) fn start(
+    config: &crate::Config,
+    identity: &crate::resource::ServiceIdentity,
+    redactor: &crate::redact::Redactor,
+    transport: Option<Arc<dyn sentry::TransportFactory>>,
+) -> Result<Option<sentry::ClientInitGuard>, crate::Error> {
+    let Some(dsn) = &config.sentry_dsn else {
+        return Ok(None);
+    };
+    let environment = config
+        .sentry_environment
+        .clone()
+        .unwrap_or_else(|| config.environment.as_str().to_owned());
+    let release = config.sentry_release.clone().or_else(|| {
+        identity
+            .version
+            .as_ref()
+            .map(|v| format!("{}@{}", identity.name, v))
+    });
+    Ok(Some(sentry::init(client_options(
+        dsn,
+        environment,
+        release,
+        config.sentry_sample_rate,
+        identity.host.clone(),
+        redactor.clone(),
+        transport,
+    )?)))
+}
+
 /// Installs the panic hook: one JSON `ERROR` line per panic, and a GlitchTip event with a stack
 /// trace when error reporting is on; then the previous hook runs (Rust's message on stderr).
 pub(crate) fn install_panic_hook() {

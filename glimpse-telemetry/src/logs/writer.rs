@@ -184,6 +184,29 @@ fn run(shared: &Shared) {
     }
 }
 
+/// Starts what the configuration asks of log output: for JSON lines, the writer thread over
+/// `out` (stdout when `None`), its dropped lines counted; nothing for the pretty format (its
+/// lines go straight to stdout through tracing-subscriber's fmt layer).
+///
+/// # Errors
+/// The writer thread could not be spawned.
+pub(crate) fn start(
+    config: &crate::Config,
+    out: Option<Box<dyn Write + Send>>,
+) -> Result<Option<(LogSink, JoinHandle<()>)>, crate::Error> {
+    match config.log_format {
+        crate::config::LogFormat::Json => {
+            let out = out.unwrap_or_else(|| Box::new(std::io::stdout()));
+            let dropped = crate::metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED
+                .series::<Counter>(&[]);
+            LogSink::background(out, dropped)
+                .map(Some)
+                .map_err(|e| crate::Error::setup("log writer thread", e))
+        }
+        crate::config::LogFormat::Pretty => Ok(None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

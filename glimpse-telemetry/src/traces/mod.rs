@@ -212,6 +212,60 @@ fn redact_attributes(redactor: &Redactor, attrs: &mut [KeyValue]) {
     }
 }
 
+/// Starts what the configuration asks of traces: nothing with `OTEL_SDK_DISABLED=true`;
+/// otherwise the provider exporting to `exporter` (a caller's, for tests and benchmarks) or to
+/// the configured OTLP endpoint, on `runtime` for gRPC.
+///
+/// # Errors
+/// An OTLP exporter that cannot be built, or a protocol this build has no feature for.
+pub(crate) fn start<E: SpanExporter + 'static>(
+    config: &crate::Config,
+    exporter: Option<E>,
+    runtime: Option<&tokio::runtime::Runtime>,
+    identity: &crate::resource::ServiceIdentity,
+    redactor: &Redactor,
+) -> Result<Option<Traces>, crate::Error> {
+    if config.sdk_disabled {
+        return Ok(None);
+    }
+    let (batch, sampler, keep) = (&config.batch, &config.sampler, config.keep_traces());
+    let resource = identity.otel_resource();
+    if let Some(exporter) = exporter {
+        let name = "custom exporter".to_owned();
+        return Ok(Some(provider(
+            exporter,
+            batch,
+            sampler,
+            keep,
+            resource,
+            redactor.clone(),
+            name,
+        )));
+    }
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    {
+        let exporter = otlp_exporter(config, runtime)?;
+        let endpoint = config.traces_endpoint();
+        Ok(Some(provider(
+            exporter,
+            batch,
+            sampler,
+            keep,
+            resource,
+            redactor.clone(),
+            endpoint,
+        )))
+    }
+    #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
+    {
+        let _ = (runtime, resource);
+        Err(crate::Error::setup(
+            "trace exporter",
+            "this build has neither the otlp-grpc nor the otlp-http feature; set OTEL_SDK_DISABLED=true or pass .span_exporter(..)",
+        ))
+    }
+}
+
 /// The tracer provider, and the store of held traces when errors and slow ones are kept.
 pub(crate) struct Traces {
     pub(crate) provider: opentelemetry_sdk::trace::SdkTracerProvider,
