@@ -9,6 +9,9 @@
 //   {"signal":"trace","data":<normalizeTrace(ExportTraceServiceRequest)>}
 //   ...
 //
+// With OTLP_RECEIVER_COUNT=1, a trace export request is reported as
+// {"signal":"trace","spans":N,"roots":R}.
+//
 // Metrics and logs export requests are reported as
 // {"signal":"metrics",...} / {"signal":"logs",...} lines in the same way.
 // Everything else (the mock server's own logging) goes to stderr, at warn
@@ -99,7 +102,31 @@ function fixLongs(v) {
     return v;
 }
 
+// OTLP_RECEIVER_COUNT=1 (scripts/load-stacks): a collector's cost rather than a test's: each
+// export request is decoded and answered as usual, but reported as one short line,
+// {"signal":"trace","spans":N,"roots":R} (R: spans without a parent), instead of printed span
+// by span.
+const COUNT_ONLY = process.env.OTLP_RECEIVER_COUNT === '1';
+function countSpans(raw) {
+    let spans = 0;
+    let roots = 0;
+    for (const rs of (raw && raw.resourceSpans) || []) {
+        for (const ss of rs.scopeSpans || []) {
+            for (const span of ss.spans || []) {
+                spans += 1;
+                if (!span.parentSpanId || span.parentSpanId.length === 0) roots += 1;
+            }
+        }
+    }
+    return {spans, roots};
+}
+
 function safeEmit(signal, normalize, raw) {
+    if (COUNT_ONLY) {
+        if (signal === 'trace') emit({signal, ...countSpans(raw)});
+        else emit({signal});
+        return;
+    }
     let data;
     try {
         data = fixLongs(normalize(raw));
