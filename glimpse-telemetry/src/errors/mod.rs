@@ -98,7 +98,9 @@ pub fn reported(span: &tracing::Span) -> bool {
 }
 
 /// Reports an error, with its chain of sources, to GlitchTip (no-op without `SENTRY_DSN`).
-/// Returns whether an event was captured.
+/// Returns whether an event was captured. Under head sampling with "keep errors and slow", the
+/// current trace is kept too ([`traces::keep_current_trace`](crate::traces::keep_current_trace)),
+/// so the event's trace id is one the collector receives.
 pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
     // The event names the current trace: make sure the collector receives it.
     crate::traces::keep::keep_current_trace();
