@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 use glimpse_telemetry_sqlx::{Config, MySqlPool};
 use sqlx::mysql::MySqlPoolOptions;
@@ -26,17 +24,16 @@ async fn operations_error_types_and_slow_queries() {
     let Some(pool) = pool(&unique("my_ops"), |c| c).await else {
         return;
     };
-    sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-        .execute(&pool)
+    exec(&pool, &format!("DROP TABLE IF EXISTS {table}"))
         .await
         .unwrap();
     let request_id = unique("req-my-ops");
     let (span, trace_id) = request_span("POST /my", &request_id, "user-5");
     async {
-        sqlx::query(&format!(
-            "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL)"
-        ))
-        .execute(&pool)
+        exec(
+            &pool,
+            &format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, name VARCHAR(64) NOT NULL)"),
+        )
         .await
         .unwrap();
         sqlx::query(&format!("INSERT INTO `{table}` (id, name) VALUES (?, ?)"))
@@ -45,23 +42,19 @@ async fn operations_error_types_and_slow_queries() {
             .execute(&pool)
             .await
             .unwrap();
-        let rows = sqlx::query(&format!("SELECT id, name FROM {table}"))
-            .fetch_all(&pool)
+        let rows = fetch_all(&pool, &format!("SELECT id, name FROM {table}"))
             .await
             .unwrap();
         assert_eq!(rows.len(), 1);
-        let dup = sqlx::query(&format!("INSERT INTO {table} (id, name) VALUES (1, 'b')"))
-            .execute(&pool)
-            .await;
+        let dup = exec(
+            &pool,
+            &format!("INSERT INTO {table} (id, name) VALUES (1, 'b')"),
+        )
+        .await;
         assert!(dup.is_err());
-        let missing = sqlx::query("SELECT * FROM gts_my_no_such_table")
-            .fetch_all(&pool)
-            .await;
+        let missing = fetch_all(&pool, "SELECT * FROM gts_my_no_such_table").await;
         assert!(missing.is_err());
-        sqlx::query("SELECT SLEEP(0.6)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        exec(&pool, "SELECT SLEEP(0.6)").await.unwrap();
     }
     .instrument(span)
     .await;
@@ -85,33 +78,26 @@ async fn operations_error_types_and_slow_queries() {
     );
 
     let lines = telemetry().request_lines(&request_id);
-    let slow: Vec<_> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+    let slow = at_level(&lines, "WARN");
     assert_eq!(slow.len(), 1, "{lines:#?}");
     assert_eq!(slow[0]["db_query_text"], "SELECT SLEEP(?)");
     assert_eq!(slow[0]["db_system_name"], MARIADB);
     assert_eq!(slow[0]["userId"], "user-5");
     assert_eq!(slow[0]["traceId"], trace_id.as_str());
-    let errors: Vec<_> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    let errors = at_level(&lines, "ERROR");
     assert_eq!(errors.len(), 2, "{lines:#?}");
     // MySQL quotes the duplicate value in its message; the log line does not.
     let dup = errors.iter().find(|l| l["error_type"] == "23000").unwrap();
     let message = dup["error_message"].as_str().unwrap();
     assert!(message.starts_with("Duplicate entry ?"), "{message}");
 
-    sqlx::query(&format!("DROP TABLE {table}"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    exec(&pool, &format!("DROP TABLE {table}")).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literals_never_reach_spans_or_logs() {
     let table = unique("gts_my_secrets");
-    let Some(pool) = pool(&unique("my_secrets"), |c| {
-        c.capture_query_text(true).slow_threshold(Duration::ZERO)
-    })
-    .await
-    else {
+    let Some(pool) = pool(&unique("my_secrets"), log_every_query_with_text).await else {
         return;
     };
     const EMAIL: &str = "carol.secret@example.com";
@@ -119,49 +105,28 @@ async fn literals_never_reach_spans_or_logs() {
     let request_id = unique("req-my-secrets");
     let (span, trace_id) = request_span("POST /my-secrets", &request_id, "user-6");
     async {
-        sqlx::query(&format!(
+        let create = format!(
             "CREATE TABLE IF NOT EXISTS {table} (email VARCHAR(64) UNIQUE, card VARCHAR(32), note TEXT)"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
+        );
+        exec(&pool, &create).await.unwrap();
         sqlx::query(&format!("INSERT INTO {table} (email, card) VALUES (?, ?)"))
             .bind(EMAIL)
             .bind(CARD)
             .execute(&pool)
             .await
             .unwrap();
-        sqlx::query(&format!(
+        let update = format!(
             "UPDATE {table} SET note = 'it\\'s {EMAIL}', card = \"{CARD}\" WHERE email = '{EMAIL}' # {CARD}"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query(&format!("SELECT * FROM {table} WHERE card = x'{}'", "41414141"))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        let dup = sqlx::query(&format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')"))
-            .execute(&pool)
-            .await;
-        assert!(dup.is_err());
+        );
+        exec(&pool, &update).await.unwrap();
+        let select = format!("SELECT * FROM {table} WHERE card = x'{}'", "41414141");
+        fetch_all(&pool, &select).await.unwrap();
+        let dup = format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')");
+        assert!(exec(&pool, &dup).await.is_err());
     }
     .instrument(span)
     .await;
-    let t = telemetry();
-    let lines = t.request_lines(&request_id);
-    assert!(lines.len() >= 5, "{lines:#?}");
-    let logs = serde_json::to_string(&lines).unwrap();
-    let span_text = all_span_text(&t.trace_spans(&trace_id));
-    for secret in [EMAIL, "carol.secret", CARD, "41414141"] {
-        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
-        assert!(
-            !span_text.contains(secret),
-            "{secret} in a span: {span_text}"
-        );
-    }
-    sqlx::query(&format!("DROP TABLE {table}"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    let secrets = [EMAIL, "carol.secret", CARD, "41414141"];
+    assert_no_secrets(&request_id, &trace_id, 5, &secrets);
+    exec(&pool, &format!("DROP TABLE {table}")).await.unwrap();
 }

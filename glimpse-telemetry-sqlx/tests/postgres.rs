@@ -24,26 +24,13 @@ async fn slow_query_is_counted_and_logged_once_with_the_request_ids() {
     let Some(pool) = pool(&unique("pg_slow"), |c| c).await else {
         return;
     };
-    let slow_before = metric(
-        "db_client_slow_queries_total",
-        &[
-            ("db_system_name", PG),
-            ("db_operation_name", "SELECT"),
-            ("db_collection_name", ""),
-        ],
-    );
+    let slow_before = slow_queries(PG, "SELECT", "");
     let request_id = unique("req-pg-slow");
     let (span, trace_id) = request_span("GET /slow", &request_id, "user-42");
     async {
-        sqlx::query("SELECT pg_sleep(0.6)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        exec(&pool, "SELECT pg_sleep(0.6)").await.unwrap();
         // Below the threshold: measured, not logged.
-        sqlx::query("SELECT pg_sleep(0.05)")
-            .execute(&pool)
-            .await
-            .unwrap();
+        exec(&pool, "SELECT pg_sleep(0.05)").await.unwrap();
     }
     .instrument(span)
     .await;
@@ -75,14 +62,7 @@ async fn slow_query_is_counted_and_logged_once_with_the_request_ids() {
     assert!((600.0..5000.0).contains(&ms), "{ms}");
     assert_eq!(line["threshold_ms"], 500.0);
 
-    let slow_after = metric(
-        "db_client_slow_queries_total",
-        &[
-            ("db_system_name", PG),
-            ("db_operation_name", "SELECT"),
-            ("db_collection_name", ""),
-        ],
-    );
+    let slow_after = slow_queries(PG, "SELECT", "");
     assert_eq!(slow_after - slow_before, 1.0);
 
     // Both queries are in the histogram, the slow one above the 0.5 s bound, with this
@@ -131,14 +111,13 @@ async fn operations_and_error_types_are_labelled() {
     let Some(pool) = pool(&unique("pg_ops"), |c| c).await else {
         return;
     };
-    sqlx::query(&format!("DROP TABLE IF EXISTS {table}"))
-        .execute(&pool)
+    exec(&pool, &format!("DROP TABLE IF EXISTS {table}"))
         .await
         .unwrap();
-    sqlx::query(&format!(
-        "CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"
-    ))
-    .execute(&pool)
+    exec(
+        &pool,
+        &format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, name TEXT NOT NULL)"),
+    )
     .await
     .unwrap();
     let request_id = unique("req-pg-ops");
@@ -152,30 +131,30 @@ async fn operations_and_error_types_are_labelled() {
                 .await
                 .unwrap();
         }
-        let rows = sqlx::query(&format!("SELECT id FROM {table} ORDER BY id"))
-            .fetch_all(&pool)
+        let rows = fetch_all(&pool, &format!("SELECT id FROM {table} ORDER BY id"))
             .await
             .unwrap();
         assert_eq!(rows.len(), 2);
-        sqlx::query(&format!("UPDATE {table} SET name = 'm' WHERE id = 1"))
-            .execute(&pool)
-            .await
-            .unwrap();
+        exec(
+            &pool,
+            &format!("UPDATE {table} SET name = 'm' WHERE id = 1"),
+        )
+        .await
+        .unwrap();
         // Failures: a duplicate key, a missing table, a syntax error.
-        let dup = sqlx::query(&format!("INSERT INTO {table} (id, name) VALUES (1, 'x')"))
-            .execute(&pool)
-            .await;
+        let dup = exec(
+            &pool,
+            &format!("INSERT INTO {table} (id, name) VALUES (1, 'x')"),
+        )
+        .await;
         assert!(dup.is_err());
         let missing = sqlx::query("SELECT * FROM gts_no_such_table_at_all")
             .fetch_optional(&pool)
             .await;
         assert!(missing.is_err());
-        let syntax = sqlx::query("SELEC 1").execute(&pool).await;
+        let syntax = exec(&pool, "SELEC 1").await;
         assert!(syntax.is_err());
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&pool)
-            .await
-            .unwrap();
+        exec(&pool, &format!("DELETE FROM {table}")).await.unwrap();
     }
     .instrument(span)
     .await;
@@ -250,10 +229,7 @@ async fn operations_and_error_types_are_labelled() {
         Some("2")
     );
 
-    sqlx::query(&format!("DROP TABLE {table}"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    exec(&pool, &format!("DROP TABLE {table}")).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,31 +247,9 @@ async fn pool_gauges_show_used_pending_waits_and_timeouts() {
     };
     let pool = glimpse_telemetry_sqlx::instrument(&raw, &name);
     let labels = [("db_client_connection_pool_name", name.as_str())];
-    let state = |s: &'static str| {
-        metric(
-            "db_client_connection_count",
-            &[
-                ("db_client_connection_pool_name", name.as_str()),
-                ("db_client_connection_state", s),
-            ],
-        )
-    };
 
     // Two holders take both connections; a third waits.
-    let a = pool.acquire().await.unwrap();
-    let b = pool.acquire().await.unwrap();
-    let waiter = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.acquire().await.map(drop) })
-    };
-    assert!(eventually(Duration::from_secs(5), || pool.stats().pending == 1).await);
-    assert_eq!(state("used"), 2.0);
-    assert_eq!(state("idle"), 0.0);
-    assert_eq!(metric("db_client_connection_max", &labels), 2.0);
-    assert_eq!(
-        metric("db_client_connection_pending_requests", &labels),
-        1.0
-    );
+    let (a, b, waiter) = hold_both_and_wait(&pool).await;
     if glimpse_tests::promtool().is_some() {
         // The exposition is valid; promtool's only remark is a naming lint on the catalogue's
         // `db_client_connection_count` (OpenTelemetry's `db.client.connection.count`).
@@ -337,19 +291,14 @@ async fn pool_gauges_show_used_pending_waits_and_timeouts() {
     assert!(sum_after - sum_before >= 0.15, "{}", sum_after - sum_before);
 
     // Queries wait the same way: with both connections held, one times out.
-    let timed_out = sqlx::query("SELECT 1").execute(&pool).await;
+    let timed_out = exec(&pool, "SELECT 1").await;
     assert!(matches!(timed_out, Err(sqlx::Error::PoolTimedOut)));
     assert_eq!(metric("db_client_connection_timeouts_total", &labels), 2.0);
 
     // Everything back: all idle.
     drop(b);
     drop(c);
-    assert!(eventually(Duration::from_secs(5), || state("used") == 0.0).await);
-    assert_eq!(state("idle"), 2.0);
-    assert_eq!(
-        metric("db_client_connection_pending_requests", &labels),
-        0.0
-    );
+    assert_all_idle(&name, 2.0).await;
 
     // A closed pool leaves the scrape.
     pool.close().await;
@@ -361,11 +310,7 @@ async fn pool_gauges_show_used_pending_waits_and_timeouts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literals_never_reach_spans_or_logs() {
     let table = unique("gts_pg_secrets");
-    let Some(pool) = pool(&unique("pg_secrets"), |c| {
-        c.capture_query_text(true).slow_threshold(Duration::ZERO)
-    })
-    .await
-    else {
+    let Some(pool) = pool(&unique("pg_secrets"), log_every_query_with_text).await else {
         return;
     };
     const EMAIL: &str = "ann.secret@example.com";
@@ -375,14 +320,13 @@ async fn literals_never_reach_spans_or_logs() {
     let request_id = unique("req-pg-secrets");
     let (span, trace_id) = request_span("POST /signup", &request_id, "user-9");
     async {
-        sqlx::query(&format!(
+        let create = format!(
             "CREATE TABLE IF NOT EXISTS {table} (email TEXT UNIQUE, hash TEXT, card TEXT, pin BIGINT, note TEXT)"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
+        );
+        exec(&pool, &create).await.unwrap();
         // Bound values.
-        sqlx::query(&format!("INSERT INTO {table} (email, hash, card, pin) VALUES ($1, $2, $3, $4)"))
+        let insert = format!("INSERT INTO {table} (email, hash, card, pin) VALUES ($1, $2, $3, $4)");
+        sqlx::query(&insert)
             .bind(EMAIL)
             .bind(HASH)
             .bind(CARD)
@@ -391,22 +335,16 @@ async fn literals_never_reach_spans_or_logs() {
             .await
             .unwrap();
         // Inlined values, in every kind of literal PostgreSQL has.
-        sqlx::query(&format!(
+        let update = format!(
             "UPDATE {table} SET note = E'{EMAIL}\\'s', hash = $q${HASH}$q$, card = '{CARD}' /* {PIN} */ WHERE pin IN ({PIN}, {PIN}) AND email = '{EMAIL}' -- {CARD}"
-        ))
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query(&format!("SELECT * FROM {table} WHERE email = '{EMAIL}' OR card = $${CARD}$$"))
-            .fetch_all(&pool)
-            .await
-            .unwrap();
+        );
+        exec(&pool, &update).await.unwrap();
+        let select = format!("SELECT * FROM {table} WHERE email = '{EMAIL}' OR card = $${CARD}$$");
+        fetch_all(&pool, &select).await.unwrap();
         // Failures whose server message quotes the value.
-        let dup = sqlx::query(&format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')"))
-            .execute(&pool)
-            .await;
-        assert!(dup.is_err());
-        let cast = sqlx::query(&format!("SELECT '{EMAIL}'::int")).execute(&pool).await;
+        let dup = format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')");
+        assert!(exec(&pool, &dup).await.is_err());
+        let cast = exec(&pool, &format!("SELECT '{EMAIL}'::int")).await;
         assert!(cast.is_err());
         let mut tx = pool.begin().await.unwrap();
         set_pin(&mut tx, &table).await;
@@ -415,27 +353,10 @@ async fn literals_never_reach_spans_or_logs() {
     .instrument(span)
     .await;
 
-    let t = telemetry();
-    let lines = t.request_lines(&request_id);
-    assert!(
-        lines.len() >= 6,
-        "every query logged as slow or failed: {lines:#?}"
-    );
-    let spans = t.trace_spans(&trace_id);
+    let secrets = [EMAIL, "ann.secret", HASH, "R9h/cIPz0gi", CARD, PIN];
+    let (spans, _) = assert_no_secrets(&request_id, &trace_id, 6, &secrets);
     assert!(spans.iter().any(|s| attr(s, "db.query.text").is_some()));
-    let logs = serde_json::to_string(&lines).unwrap();
-    let span_text = all_span_text(&spans);
-    for secret in [EMAIL, "ann.secret", HASH, "R9h/cIPz0gi", CARD, PIN] {
-        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
-        assert!(
-            !span_text.contains(secret),
-            "{secret} in a span: {span_text}"
-        );
-    }
-    sqlx::query(&format!("DROP TABLE {table}"))
-        .execute(&pool)
-        .await
-        .unwrap();
+    exec(&pool, &format!("DROP TABLE {table}")).await.unwrap();
 }
 
 async fn set_pin(conn: &mut PgConnection, table: &str) {

@@ -37,10 +37,10 @@ async fn operations_error_types_spans_and_logs() {
     let request_id = unique("req-lite-ops");
     let (span, trace_id) = request_span("POST /items", &request_id, "user-1");
     async {
-        sqlx::query(&format!(
-            "CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"
-        ))
-        .execute(&pool)
+        exec(
+            &pool,
+            &format!("CREATE TABLE {table} (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"),
+        )
         .await
         .unwrap();
         for (id, name) in [(1_i64, "a"), (2, "b"), (3, "c")] {
@@ -63,18 +63,17 @@ async fn operations_error_types_spans_and_logs() {
             .await
             .unwrap();
         assert_eq!(one, Some((2,)));
-        let deleted = sqlx::query(&format!("DELETE FROM {table} WHERE id > 1"))
-            .execute(&pool)
+        let deleted = exec(&pool, &format!("DELETE FROM {table} WHERE id > 1"))
             .await
             .unwrap();
         assert_eq!(deleted.rows_affected(), 2);
-        let missing = sqlx::query("SELECT * FROM lite_no_such_table")
-            .fetch_all(&pool)
-            .await;
+        let missing = fetch_all(&pool, "SELECT * FROM lite_no_such_table").await;
         assert!(missing.is_err());
-        let dup = sqlx::query(&format!("INSERT INTO {table} (id, name) VALUES (1, 'x')"))
-            .execute(&pool)
-            .await;
+        let dup = exec(
+            &pool,
+            &format!("INSERT INTO {table} (id, name) VALUES (1, 'x')"),
+        )
+        .await;
         assert!(dup.is_err());
     }
     .instrument(span)
@@ -90,7 +89,7 @@ async fn operations_error_types_spans_and_logs() {
 
     let t = telemetry();
     let lines = t.request_lines(&request_id);
-    let errors: Vec<_> = lines.iter().filter(|l| l["level"] == "ERROR").collect();
+    let errors = at_level(&lines, "ERROR");
     assert_eq!(errors.len(), 2, "{lines:#?}");
     let missing = errors.iter().find(|l| l["error_type"] == "1").unwrap();
     assert_eq!(missing["db_query_text"], "SELECT * FROM lite_no_such_table");
@@ -136,8 +135,7 @@ async fn operations_error_types_spans_and_logs() {
 async fn transactions_and_acquired_connections_are_measured() {
     let pool = pool(&unique("lite_tx"), |c| c).await;
     let table = unique("lite_tx_items");
-    sqlx::query(&format!("CREATE TABLE {table} (x INTEGER)"))
-        .execute(&pool)
+    exec(&pool, &format!("CREATE TABLE {table} (x INTEGER)"))
         .await
         .unwrap();
 
@@ -193,14 +191,16 @@ async fn transactions_are_counted_once_by_outcome() {
     let name = unique("lite_tx_outcomes");
     let pool = pool(&name, |c| c).await;
     let (parent, child) = (unique("lite_parent"), unique("lite_child"));
-    sqlx::query(&format!("CREATE TABLE {parent} (id INTEGER PRIMARY KEY)"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::query(&format!(
-        "CREATE TABLE {child} (parent_id INTEGER NOT NULL REFERENCES {parent}(id))"
-    ))
-    .execute(&pool)
+    exec(
+        &pool,
+        &format!("CREATE TABLE {parent} (id INTEGER PRIMARY KEY)"),
+    )
+    .await
+    .unwrap();
+    exec(
+        &pool,
+        &format!("CREATE TABLE {child} (parent_id INTEGER NOT NULL REFERENCES {parent}(id))"),
+    )
     .await
     .unwrap();
     // Every outcome reads 0 from the pool's creation.
@@ -238,8 +238,7 @@ async fn transactions_are_counted_once_by_outcome() {
 async fn a_stream_dropped_early_is_recorded_once() {
     let pool = pool(&unique("lite_stream"), |c| c).await;
     let table = unique("lite_stream_items");
-    sqlx::query(&format!("CREATE TABLE {table} (x INTEGER)"))
-        .execute(&pool)
+    exec(&pool, &format!("CREATE TABLE {table} (x INTEGER)"))
         .await
         .unwrap();
     for x in 0..10_i64 {
@@ -278,7 +277,7 @@ async fn slow_queries_use_the_configured_threshold() {
     .unwrap();
     assert_eq!(n, 20000);
     let lines = telemetry().request_lines(&request_id);
-    let slow: Vec<_> = lines.iter().filter(|l| l["level"] == "WARN").collect();
+    let slow = at_level(&lines, "WARN");
     assert_eq!(slow.len(), 1, "{lines:#?}");
     assert_eq!(
         slow[0]["db_query_text"],
@@ -286,16 +285,7 @@ async fn slow_queries_use_the_configured_threshold() {
     );
     assert_eq!(slow[0]["db_operation_name"], "SELECT");
     assert_eq!(slow[0]["rows_returned"], 1);
-    assert!(
-        metric(
-            "db_client_slow_queries_total",
-            &[
-                ("db_system_name", LITE),
-                ("db_operation_name", "SELECT"),
-                ("db_collection_name", ""),
-            ]
-        ) >= 1.0
-    );
+    assert!(slow_queries(LITE, "SELECT", "") >= 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,29 +294,7 @@ async fn pool_gauges_follow_holders_waiters_and_timeouts() {
     let raw = raw_pool(2, Duration::from_millis(300)).await;
     let pool = glimpse_telemetry_sqlx::instrument(&raw, &name);
     let labels = [("db_client_connection_pool_name", name.as_str())];
-    let state = |s: &'static str| {
-        metric(
-            "db_client_connection_count",
-            &[
-                ("db_client_connection_pool_name", name.as_str()),
-                ("db_client_connection_state", s),
-            ],
-        )
-    };
-    let a = pool.acquire().await.unwrap();
-    let b = pool.acquire().await.unwrap();
-    let waiter = {
-        let pool = pool.clone();
-        tokio::spawn(async move { pool.acquire().await.map(drop) })
-    };
-    assert!(eventually(Duration::from_secs(5), || pool.stats().pending == 1).await);
-    assert_eq!(state("used"), 2.0);
-    assert_eq!(state("idle"), 0.0);
-    assert_eq!(metric("db_client_connection_max", &labels), 2.0);
-    assert_eq!(
-        metric("db_client_connection_pending_requests", &labels),
-        1.0
-    );
+    let (a, b, waiter) = hold_both_and_wait(&pool).await;
     assert!(matches!(
         waiter.await.unwrap(),
         Err(sqlx::Error::PoolTimedOut)
@@ -334,12 +302,7 @@ async fn pool_gauges_follow_holders_waiters_and_timeouts() {
     assert_eq!(metric("db_client_connection_timeouts_total", &labels), 1.0);
     assert!(metric("db_client_connection_wait_time_seconds_count", &labels) >= 2.0);
     drop((a, b));
-    assert!(eventually(Duration::from_secs(5), || state("used") == 0.0).await);
-    assert_eq!(state("idle"), 2.0);
-    assert_eq!(
-        metric("db_client_connection_pending_requests", &labels),
-        0.0
-    );
+    assert_all_idle(&name, 2.0).await;
 
     // A dropped pool leaves the scrape.
     drop(pool);
@@ -351,10 +314,7 @@ async fn pool_gauges_follow_holders_waiters_and_timeouts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn literals_never_reach_spans_or_logs() {
-    let pool = pool(&unique("lite_secrets"), |c| {
-        c.capture_query_text(true).slow_threshold(Duration::ZERO)
-    })
-    .await;
+    let pool = pool(&unique("lite_secrets"), log_every_query_with_text).await;
     let table = unique("lite_secrets");
     const EMAIL: &str = "bob.secret@example.com";
     const CARD: &str = "5500005555555559";
@@ -362,10 +322,8 @@ async fn literals_never_reach_spans_or_logs() {
     let request_id = unique("req-lite-secrets");
     let (span, trace_id) = request_span("POST /pay", &request_id, "user-3");
     async {
-        sqlx::query(&format!("CREATE TABLE {table} (email TEXT UNIQUE, card TEXT, blob BLOB)"))
-            .execute(&pool)
-            .await
-            .unwrap();
+        let create = format!("CREATE TABLE {table} (email TEXT UNIQUE, card TEXT, blob BLOB)");
+        exec(&pool, &create).await.unwrap();
         sqlx::query(&format!("INSERT INTO {table} VALUES (?1, ?2, ?3)"))
             .bind(EMAIL)
             .bind(CARD)
@@ -373,35 +331,21 @@ async fn literals_never_reach_spans_or_logs() {
             .execute(&pool)
             .await
             .unwrap();
-        sqlx::query(&format!(
+        let select = format!(
             "SELECT * FROM {table} WHERE email = '{EMAIL}' AND card IN ('{CARD}', \"{CARD}\") AND blob <> X'{BLOB}' -- {EMAIL}"
-        ))
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-        let dup = sqlx::query(&format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')"))
-            .execute(&pool)
-            .await;
-        assert!(dup.is_err());
+        );
+        fetch_all(&pool, &select).await.unwrap();
+        let dup = format!("INSERT INTO {table} (email) VALUES ('{EMAIL}')");
+        assert!(exec(&pool, &dup).await.is_err());
     }
     .instrument(span)
     .await;
-    let t = telemetry();
-    let lines = t.request_lines(&request_id);
-    assert!(lines.len() >= 4, "{lines:#?}");
-    let logs = serde_json::to_string(&lines).unwrap();
-    let span_text = all_span_text(&t.trace_spans(&trace_id));
+    let secrets = [EMAIL, "bob.secret", CARD, BLOB];
+    let (_, span_text) = assert_no_secrets(&request_id, &trace_id, 4, &secrets);
     assert!(
         span_text.contains("db.query.text=SELECT * FROM"),
         "{span_text}"
     );
-    for secret in [EMAIL, "bob.secret", CARD, BLOB] {
-        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
-        assert!(
-            !span_text.contains(secret),
-            "{secret} in a span: {span_text}"
-        );
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -193,6 +193,25 @@ fn database_url(scheme_prefixes: &[&str], defaults: &[&str]) -> Vec<String> {
     }
 }
 
+/// The first of `urls` that answers within 5 s; `None` after reporting `peer` missing.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+async fn connect_first<DB: sqlx::Database>(
+    options: sqlx::pool::PoolOptions<DB>,
+    urls: &[String],
+    peer: &str,
+) -> Option<sqlx::Pool<DB>> {
+    let mut errors = Vec::new();
+    for url in urls {
+        match tokio::time::timeout(Duration::from_secs(5), options.clone().connect(url)).await {
+            Ok(Ok(pool)) => return Some(pool),
+            Ok(Err(e)) => errors.push(format!("{url}: {e}")),
+            Err(_) => errors.push(format!("{url}: no answer within 5 s")),
+        }
+    }
+    glimpse_tests::peer_missing(peer, &errors.join("; "));
+    None
+}
+
 #[cfg(feature = "postgres")]
 /// PostgreSQL from `DATABASE_URL` (when it is a postgres URL) or the local server; `None`
 /// after reporting it missing.
@@ -204,16 +223,7 @@ pub async fn postgres(options: sqlx::postgres::PgPoolOptions) -> Option<sqlx::Pg
             "postgres://root@127.0.0.1:5432/test",
         ],
     );
-    let mut errors = Vec::new();
-    for url in &urls {
-        match tokio::time::timeout(Duration::from_secs(5), options.clone().connect(url)).await {
-            Ok(Ok(pool)) => return Some(pool),
-            Ok(Err(e)) => errors.push(format!("{url}: {e}")),
-            Err(_) => errors.push(format!("{url}: no answer within 5 s")),
-        }
-    }
-    glimpse_tests::peer_missing("postgresql", &errors.join("; "));
-    None
+    connect_first(options, &urls, "postgresql").await
 }
 
 #[cfg(feature = "mysql")]
@@ -227,16 +237,7 @@ pub async fn mysql(options: sqlx::mysql::MySqlPoolOptions) -> Option<sqlx::MySql
             &["mysql://root@127.0.0.1:3306/test"],
         ),
     };
-    let mut errors = Vec::new();
-    for url in &urls {
-        match tokio::time::timeout(Duration::from_secs(5), options.clone().connect(url)).await {
-            Ok(Ok(pool)) => return Some(pool),
-            Ok(Err(e)) => errors.push(format!("{url}: {e}")),
-            Err(_) => errors.push(format!("{url}: no answer within 5 s")),
-        }
-    }
-    glimpse_tests::peer_missing("mariadb", &errors.join("; "));
-    None
+    connect_first(options, &urls, "mariadb").await
 }
 
 /// Waits until `f` holds (polling every 10 ms), up to `timeout`.
@@ -251,4 +252,143 @@ pub async fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool 
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Runs `sql` on an instrumented pool (a prepared statement, as `sqlx::query` makes one).
+pub async fn exec<DB>(
+    pool: &glimpse_telemetry_sqlx::InstrumentedPool<DB>,
+    sql: &str,
+) -> Result<DB::QueryResult, sqlx::Error>
+where
+    DB: glimpse_telemetry_sqlx::SupportedDatabase,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    sqlx::query::<DB>(sql).execute(pool).await
+}
+
+/// The lines of `lines` at `level` (`"WARN"`, `"ERROR"`).
+pub fn at_level<'a>(lines: &'a [Value], level: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["level"] == level).collect()
+}
+
+/// `db_client_slow_queries_total` for these labels.
+pub fn slow_queries(system: &str, op: &str, collection: &str) -> f64 {
+    metric(
+        "db_client_slow_queries_total",
+        &[
+            ("db_system_name", system),
+            ("db_operation_name", op),
+            ("db_collection_name", collection),
+        ],
+    )
+}
+
+/// What the "literals never reach spans or logs" tests configure: every query logged (as slow)
+/// with its text on its span.
+pub fn log_every_query_with_text(
+    config: glimpse_telemetry_sqlx::Config,
+) -> glimpse_telemetry_sqlx::Config {
+    config
+        .capture_query_text(true)
+        .slow_threshold(Duration::ZERO)
+}
+
+/// After a request that used `secrets` as literals and bound values: at least `min_lines` of
+/// its lines were logged, and no secret is in them or in its spans. Returns the spans and
+/// their text for the database's own checks.
+pub fn assert_no_secrets(
+    request_id: &str,
+    trace_id: &str,
+    min_lines: usize,
+    secrets: &[&str],
+) -> (Vec<SpanData>, String) {
+    let t = telemetry();
+    let lines = t.request_lines(request_id);
+    assert!(
+        lines.len() >= min_lines,
+        "every query logged as slow or failed: {lines:#?}"
+    );
+    let spans = t.trace_spans(trace_id);
+    let logs = serde_json::to_string(&lines).unwrap();
+    let span_text = all_span_text(&spans);
+    for secret in secrets {
+        assert!(!logs.contains(secret), "{secret} in the logs: {logs}");
+        assert!(
+            !span_text.contains(secret),
+            "{secret} in a span: {span_text}"
+        );
+    }
+    (spans, span_text)
+}
+
+/// `db_client_connection_count` of one pool in one state (`"used"`, `"idle"`).
+pub fn connections(pool_name: &str, state: &str) -> f64 {
+    metric(
+        "db_client_connection_count",
+        &[
+            ("db_client_connection_pool_name", pool_name),
+            ("db_client_connection_state", state),
+        ],
+    )
+}
+
+/// A gauge or counter of one pool (`db_client_connection_max`, …).
+pub fn pool_metric(name: &str, pool_name: &str) -> f64 {
+    metric(name, &[("db_client_connection_pool_name", pool_name)])
+}
+
+/// On a pool of two connections: two holders take both and a third waits, which the gauges
+/// show. Returns the holders and the waiter (which ends when the acquire does).
+pub async fn hold_both_and_wait<DB>(
+    pool: &glimpse_telemetry_sqlx::InstrumentedPool<DB>,
+) -> (
+    glimpse_telemetry_sqlx::InstrumentedConnection<DB>,
+    glimpse_telemetry_sqlx::InstrumentedConnection<DB>,
+    tokio::task::JoinHandle<Result<(), sqlx::Error>>,
+)
+where
+    DB: glimpse_telemetry_sqlx::SupportedDatabase,
+{
+    let name = pool.name();
+    let a = pool.acquire().await.unwrap();
+    let b = pool.acquire().await.unwrap();
+    let waiter = {
+        let pool = pool.clone();
+        tokio::spawn(async move { pool.acquire().await.map(drop) })
+    };
+    assert!(eventually(Duration::from_secs(5), || pool.stats().pending == 1).await);
+    assert_eq!(connections(name, "used"), 2.0);
+    assert_eq!(connections(name, "idle"), 0.0);
+    assert_eq!(pool_metric("db_client_connection_max", name), 2.0);
+    assert_eq!(
+        pool_metric("db_client_connection_pending_requests", name),
+        1.0
+    );
+    (a, b, waiter)
+}
+
+/// Once every connection is back: none used, `idle` idle, nobody waiting.
+pub async fn assert_all_idle(pool_name: &str, idle: f64) {
+    assert!(
+        eventually(Duration::from_secs(5), || connections(pool_name, "used")
+            == 0.0)
+        .await
+    );
+    assert_eq!(connections(pool_name, "idle"), idle);
+    assert_eq!(
+        pool_metric("db_client_connection_pending_requests", pool_name),
+        0.0
+    );
+}
+
+/// Fetches every row of `sql` on an instrumented pool.
+pub async fn fetch_all<DB>(
+    pool: &glimpse_telemetry_sqlx::InstrumentedPool<DB>,
+    sql: &str,
+) -> Result<Vec<DB::Row>, sqlx::Error>
+where
+    DB: glimpse_telemetry_sqlx::SupportedDatabase,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+{
+    sqlx::query::<DB>(sql).fetch_all(pool).await
 }
