@@ -42,6 +42,14 @@ pub(crate) fn client_options(
         .attach_stacktrace(false)
         .max_breadcrumbs(50)
         .shutdown_timeout(std::time::Duration::from_secs(2))
+        // The integrations this SDK relies on, named: sentry's defaults depend on the features
+        // enabled anywhere in the build, and its panic integration (a `sentry` dependency with
+        // default features elsewhere in the service) would report every panic a second time
+        // beside this SDK's panic hook.
+        .default_integrations(false)
+        .add_integration(sentry::integrations::backtrace::AttachStacktraceIntegration)
+        .add_integration(sentry::integrations::contexts::ContextIntegration::default())
+        .add_integration(sentry::integrations::backtrace::ProcessStacktraceIntegration)
         .before_send(move |mut event: Event<'static>| {
             // In the capturing thread for events of sentry's own API (the hub's scope is applied
             // by then); for the SDK's own events, in the worker thread: no span, nothing to add.
