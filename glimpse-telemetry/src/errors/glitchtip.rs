@@ -328,6 +328,25 @@ where
 mod tests {
     use super::*;
 
+    /// Whatever sentry features the build enables (the workspace's benchmarks turn on `panic`),
+    /// only these run: sentry's panic integration would report every panic a second time.
+    #[test]
+    fn only_the_named_integrations_run() {
+        let o = client_options(
+            "https://key@glitchtip.example/1",
+            "test".to_owned(),
+            None,
+            1.0,
+            None,
+            Redactor::default(),
+            None,
+        )
+        .unwrap();
+        assert!(!o.default_integrations);
+        let names: Vec<&str> = o.integrations.iter().map(|i| i.name()).collect();
+        assert_eq!(names, ["attach-stacktrace", "contexts", "process-stacktrace"]);
+    }
+
     #[test]
     fn events_lose_their_secrets() {
         let r = Redactor::default();
