@@ -344,7 +344,10 @@ mod tests {
         .unwrap();
         assert!(!o.default_integrations);
         let names: Vec<&str> = o.integrations.iter().map(|i| i.name()).collect();
-        assert_eq!(names, ["attach-stacktrace", "contexts", "process-stacktrace"]);
+        assert_eq!(
+            names,
+            ["attach-stacktrace", "contexts", "process-stacktrace"]
+        );
     }
 
     #[test]
