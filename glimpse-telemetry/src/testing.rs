@@ -35,7 +35,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use tracing_subscriber::layer::SubscriberExt as _;
 
-use crate::config::{BatchConfig, Sampler};
+use crate::config::Sampler;
 use crate::logs::writer::LogSink;
 use crate::metrics::{Format, encode};
 use crate::redact::Redactor;
@@ -111,13 +111,14 @@ impl Capture {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let provider = crate::traces::provider(
             MemoryExporter(spans.clone()),
-            &BatchConfig::default(),
-            &Sampler::AlwaysOn,
-            None,
+            &crate::Config {
+                sampler: Sampler::AlwaysOn,
+                ..crate::Config::default()
+            },
             opentelemetry_sdk::Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("service.name", "test")])
                 .build(),
-            redactor.clone(),
+            &redactor,
             "memory".to_owned(),
         )
         .provider;

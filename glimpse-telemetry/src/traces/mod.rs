@@ -30,7 +30,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
 };
 
-use crate::config::{BatchConfig, Sampler};
+use crate::config::Sampler;
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
 pub use crate::subscriber::SKIP_OTEL_FIELD;
@@ -228,32 +228,17 @@ pub(crate) fn start<E: SpanExporter + 'static>(
     if config.sdk_disabled {
         return Ok(None);
     }
-    let (batch, sampler, keep) = (&config.batch, &config.sampler, config.keep_traces());
     let resource = identity.otel_resource();
     if let Some(exporter) = exporter {
         let name = "custom exporter".to_owned();
-        return Ok(Some(provider(
-            exporter,
-            batch,
-            sampler,
-            keep,
-            resource,
-            redactor.clone(),
-            name,
-        )));
+        return Ok(Some(provider(exporter, config, resource, redactor, name)));
     }
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     {
         let exporter = otlp_exporter(config, runtime)?;
         let endpoint = config.traces_endpoint();
         Ok(Some(provider(
-            exporter,
-            batch,
-            sampler,
-            keep,
-            resource,
-            redactor.clone(),
-            endpoint,
+            exporter, config, resource, redactor, endpoint,
         )))
     }
     #[cfg(not(any(feature = "otlp-grpc", feature = "otlp-http")))]
@@ -273,19 +258,19 @@ pub(crate) struct Traces {
 }
 
 /// Builds the tracer provider around `exporter`.
+/// (batch settings, sampler and "keep errors and slow" from `config`).
 pub(crate) fn provider<E: SpanExporter + 'static>(
     exporter: E,
-    batch: &BatchConfig,
-    sampler: &Sampler,
-    keep: Option<&KeepTraces>,
+    config: &crate::Config,
     resource: Resource,
-    redactor: Redactor,
+    redactor: &Redactor,
     endpoint: String,
 ) -> Traces {
+    let (batch, sampler) = (&config.batch, &config.sampler);
     let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
     let exporter = CountingExporter {
         inner: exporter,
-        redactor,
+        redactor: redactor.clone(),
         accounting: accounting.clone(),
     };
     // The gate above keeps at most max_queue_size spans in flight, so the SDK's own queue
@@ -304,7 +289,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
         accounting,
     };
     let builder = opentelemetry_sdk::trace::SdkTracerProvider::builder().with_resource(resource);
-    match keep {
+    match config.keep_traces() {
         Some(policy) => {
             let held = keep::Held::new(policy.clone());
             let provider = builder
