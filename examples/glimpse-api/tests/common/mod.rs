@@ -228,6 +228,21 @@ impl Launch {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        // With an ops port, health answers before the API listener may be up: wait until the
+        // API port answers too (404 for `/healthz` there is an answer).
+        if ops.is_some() {
+            while http(addr, "GET", "/healthz", &[], "").0 == 0 {
+                if let Ok(Some(status)) = service.child.try_wait() {
+                    panic!("glimpse-api exited ({status}):\n{}", service.stderr());
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "glimpse-api's API port did not answer:\n{}",
+                    service.stderr()
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         service
     }
 }
