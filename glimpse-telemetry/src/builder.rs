@@ -395,8 +395,8 @@ impl Builder {
         let redactor = Redactor::new(&config.redact_keys);
 
         metrics::set_default_max_series(config.max_series);
-        metrics::business::register();
         metrics::security::register();
+        crate::business::register();
         metrics::runtime::register_current();
         metrics::register_collector(identity.target_info());
 

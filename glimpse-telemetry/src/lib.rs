@@ -37,6 +37,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+pub mod business;
 pub mod config;
 pub mod context;
 mod error;

@@ -2,8 +2,8 @@
 //! span (also when recorded after the span was created), fields flattened once, secrets
 //! redacted, hostile values still one valid JSON object per line, audit helpers tagged.
 
+use glimpse_telemetry::business::{self, PaymentOutcome};
 use glimpse_telemetry::logs::audit;
-use glimpse_telemetry::metrics::business::PaymentOutcome;
 use glimpse_telemetry::testing::Capture;
 use serde_json::Value;
 
@@ -217,7 +217,7 @@ fn audit_and_security_lines_are_tagged_for_routing() {
         let span = tracing::info_span!("request", request_id = "req-a", user_id = "admin-7");
         let _g = span.enter();
         audit::user_data_access("admin-7", "user-42", "profile", "export");
-        audit::payment_transaction("pay_1", 1999, "EUR", PaymentOutcome::Failed);
+        business::payment_transaction("pay_1", 1999, "EUR", PaymentOutcome::Failed);
         audit::config_change("admin-7", "stripe_api_key", "old-secret", "new-secret");
         audit::failed_login("user-42", "bad_password");
         audit::permission_change("admin-7", "user-42", "admin", true);
@@ -289,7 +289,7 @@ fn audit_lines_write_only_catalogued_keys() {
         let _g = span.enter();
         audit::user_data_access("admin-7", "user-42", "profile", "read");
         audit::config_change("admin-7", "theme", "light", "dark");
-        audit::payment_transaction("pay_2", 500, "EUR", PaymentOutcome::Failed);
+        business::payment_transaction("pay_2", 500, "EUR", PaymentOutcome::Failed);
         audit::admin_action("admin-7", "ban", "user-99");
         audit::failed_login("user-42", "locked");
         audit::permission_change("admin-7", "user-42", "admin", false);

@@ -61,8 +61,8 @@ fn record() -> String {
             .unwrap()
             .to_string()
     });
-    glimpse_telemetry::metrics::business::payment_processed(
-        glimpse_telemetry::metrics::business::PaymentOutcome::Failed,
+    glimpse_telemetry::business::payment_processed(
+        glimpse_telemetry::business::PaymentOutcome::Failed,
     );
     trace_id
 }

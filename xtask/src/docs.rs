@@ -41,7 +41,7 @@ fn group_intro(g: Group) -> &'static str {
              `glimpse_telemetry::metrics::cache::CacheMetrics`."
         }
         Group::Business => {
-            "Emitted by the helpers in `glimpse_telemetry::metrics::business` \
+            "Emitted by the helpers in `glimpse_telemetry::business` \
              (`user_registered()`, `match_created()`, `message_sent()`, `payment_processed()`, \
              `payment_amount()`, `set_active_users()`). Registered by `init`, so they read 0 before the first event."
         }

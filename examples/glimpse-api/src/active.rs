@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use glimpse_telemetry::metrics::business;
+use glimpse_telemetry::business;
 
 /// Distinct users seen in the last five minutes, reported as `glimpse_active_users`.
 pub struct ActiveUsers {

@@ -1,48 +1,15 @@
 //! The seed's business metrics as typed helpers with fixed names, so every Glimpse service
 //! reports them the same way and the Business Metrics dashboard and the payment-failure alert
-//! work everywhere.
-//!
-//! ```
-//! use glimpse_telemetry::metrics::business::{self, PaymentOutcome};
-//!
-//! business::user_registered();
-//! business::match_created();
-//! business::message_sent();
-//! business::payment_processed(PaymentOutcome::Failed);
-//! business::payment_amount(PaymentOutcome::Succeeded, 1999, "EUR");
-//! business::set_active_users(42);
-//! ```
-//!
-//! Their families are registered by [`init`](fn@crate::init), so they read 0 (not "no data") before
-//! the first event, and alert expressions over them are defined from the start.
+//! work everywhere. Names, help and labels come from the metric catalogue.
 
 use std::sync::OnceLock;
 
-use super::catalogue::{
-    GLIMPSE_ACTIVE_USERS, GLIMPSE_MATCHES_CREATED, GLIMPSE_MESSAGES_SENT, GLIMPSE_PAYMENT_AMOUNT,
-    GLIMPSE_PAYMENTS_PROCESSED, GLIMPSE_USER_REGISTRATIONS,
+use super::PaymentOutcome;
+use crate::metrics::catalogue::{
+    self, GLIMPSE_ACTIVE_USERS, GLIMPSE_MATCHES_CREATED, GLIMPSE_MESSAGES_SENT,
+    GLIMPSE_PAYMENT_AMOUNT, GLIMPSE_PAYMENTS_PROCESSED, GLIMPSE_USER_REGISTRATIONS,
 };
-use super::{Counter, Family, Gauge};
-
-/// How a payment ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PaymentOutcome {
-    /// The payment went through.
-    Succeeded,
-    /// The payment was declined or failed.
-    Failed,
-}
-
-impl PaymentOutcome {
-    /// The `outcome` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentOutcome::Succeeded => "succeeded",
-            PaymentOutcome::Failed => "failed",
-        }
-    }
-}
+use crate::metrics::{Counter, Family, Gauge};
 
 struct Handles {
     registrations: Counter,
@@ -58,9 +25,8 @@ struct Handles {
 fn handles() -> &'static Handles {
     static HANDLES: OnceLock<Handles> = OnceLock::new();
     HANDLES.get_or_init(|| {
-        let counter = |def: &'static super::catalogue::MetricDef, labels: &[&str]| {
-            def.series::<Counter>(labels)
-        };
+        let counter =
+            |def: &'static catalogue::MetricDef, labels: &[&str]| def.series::<Counter>(labels);
         Handles {
             registrations: counter(&GLIMPSE_USER_REGISTRATIONS, &[]),
             matches: counter(&GLIMPSE_MATCHES_CREATED, &[]),
@@ -79,7 +45,7 @@ fn handles() -> &'static Handles {
     })
 }
 
-/// Registers the business families (called by `init`).
+/// Registers the business families (called by `init` through [`super::register`]).
 pub(crate) fn register() {
     handles();
 }
@@ -119,7 +85,7 @@ pub const CURRENCIES: &[&str] = &[
 /// [`CURRENCIES`], `other` otherwise.
 ///
 /// ```
-/// use glimpse_telemetry::metrics::business::currency_label;
+/// use glimpse_telemetry::business::currency_label;
 /// assert_eq!(currency_label("eur"), "EUR");
 /// assert_eq!(currency_label("XBT"), "other");
 /// ```
@@ -136,7 +102,7 @@ pub fn currency_label(code: &str) -> &'static str {
 /// currency. Negative amounts (refunds) are not counted here: a counter only goes up.
 ///
 /// ```
-/// use glimpse_telemetry::metrics::business::{self, PaymentOutcome};
+/// use glimpse_telemetry::business::{self, PaymentOutcome};
 /// use glimpse_telemetry::metrics::{self, Format};
 ///
 /// business::payment_amount(PaymentOutcome::Succeeded, 1999, "usd");

@@ -16,15 +16,12 @@
 //!
 //! ```
 //! use glimpse_telemetry::logs::audit;
-//! use glimpse_telemetry::metrics::business::PaymentOutcome;
 //!
 //! audit::user_data_access("admin-7", "user-42", "profile", "read");
-//! audit::payment_transaction("pay_123", 1999, "EUR", PaymentOutcome::Succeeded);
 //! audit::failed_login("user-42", "bad_password");
 //! ```
 
 pub use super::log_type::{LogType, Retention};
-use crate::metrics::business::PaymentOutcome;
 use crate::metrics::security::{self, DataAction, LoginFailure};
 use crate::redact::{REDACTED, Redactor};
 
@@ -74,38 +71,6 @@ pub fn config_change(actor_id: &str, setting: &str, old_value: &str, new_value: 
     );
     let outcome = if secret { "secret_changed" } else { "changed" };
     security::count(LogType::Audit, "config_change", outcome);
-}
-
-/// A payment transaction, with its amount in minor units (cents). Kept 7 years.
-pub fn payment_transaction(
-    payment_id: &str,
-    amount_minor: i64,
-    currency: &str,
-    outcome: PaymentOutcome,
-) {
-    // tracing needs a constant level per call site: one per outcome, with the same fields.
-    macro_rules! payment {
-        ($level:expr) => {
-            tracing::event!(
-                target: AUDIT_TARGET,
-                $level,
-                log_type = LogType::Audit.as_str(),
-                retention = Retention::Years7.as_str(),
-                event_type = "payment_transaction",
-                payment_id,
-                amount_minor,
-                currency,
-                status = outcome.as_str(),
-                "payment {payment_id} {}",
-                outcome.as_str()
-            )
-        };
-    }
-    match outcome {
-        PaymentOutcome::Succeeded => payment!(tracing::Level::INFO),
-        _ => payment!(tracing::Level::WARN),
-    }
-    security::count(LogType::Audit, "payment_transaction", outcome.as_str());
 }
 
 /// An administrator did something (`action`) to something (`object`).

@@ -24,7 +24,6 @@
 //! the alert rules and the dashboards are generated from it.
 
 mod builder;
-pub mod business;
 pub mod cache;
 pub mod catalogue;
 mod definition;

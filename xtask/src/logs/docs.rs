@@ -115,12 +115,12 @@ Then come the event's fields, then the fields of its spans from the innermost ou
     section(
         &mut md,
         "Audit and security lines",
-        "`glimpse_telemetry::logs::audit` writes lines the log pipeline routes by `log_type` and \
-         keeps for `retention`:\n\n\
+        "`glimpse_telemetry::logs::audit` (and, for payments, `glimpse_telemetry::business`) \
+         writes lines the log pipeline routes by `log_type` and keeps for `retention`:\n\n\
 | Helper | `log_type` | `retention` | `event_type` | Level |\n|---|---|---|---|---|\n\
 | `user_data_access(actor_id, subject_user_id, resource, action)` | `audit` | `1y` | `user_data_access` | INFO |\n\
 | `config_change(actor_id, setting, old, new)` (values of secret settings redacted) | `audit` | `1y` | `config_change` | INFO |\n\
-| `payment_transaction(payment_id, amount_minor, currency, outcome)` | `audit` | `7y` | `payment_transaction` | INFO, WARN when failed |\n\
+| `business::payment_transaction(payment_id, amount_minor, currency, outcome)` | `audit` | `7y` | `payment_transaction` | INFO, WARN when failed |\n\
 | `admin_action(actor_id, action, object)` | `audit` | `1y` | `admin_action` | INFO |\n\
 | `failed_login(account_id, reason)` | `security` | `1y` | `failed_login` | WARN |\n\
 | `permission_change(actor_id, subject_user_id, permission, granted)` | `security` | `1y` | `permission_change` | WARN |\n\n\

@@ -51,7 +51,7 @@ pub const GUIDE_QUERIES: &[GuideQuery] = &[
         title: "Payment failures",
         kibana: "service:payment AND status:failed",
         finds: "the audit line of a declined payment in a service named `payment`",
-        how: "`audit::payment_transaction` writes `status` (`succeeded` or `failed`); `service` is the service name, `payment` for the payment service.",
+        how: "`business::payment_transaction` writes `status` (`succeeded` or `failed`); `service` is the service name, `payment` for the payment service.",
         logql: r#"{service="payment", log_type="audit"} | json | status="failed""#,
     },
     GuideQuery {

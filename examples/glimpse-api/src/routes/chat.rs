@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use glimpse_telemetry::metrics::business;
+use glimpse_telemetry::business;
 use glimpse_telemetry_axum::ws::{Message, WebSocket, WebSocketUpgrade};
 
 use crate::auth::Caller;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use glimpse_telemetry::metrics::business;
+use glimpse_telemetry::business;
 use serde::{Deserialize, Serialize};
 
 use crate::db::new_id;

@@ -3,8 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use glimpse_telemetry::logs::audit;
-use glimpse_telemetry::metrics::business::{self, PaymentOutcome};
+use glimpse_telemetry::business::{self, PaymentOutcome};
 use serde::{Deserialize, Serialize};
 
 use crate::db::new_id;
@@ -65,7 +64,7 @@ pub async fn process(
         .await?;
     business::payment_processed(outcome);
     business::payment_amount(outcome, p.amount_minor, &p.currency);
-    audit::payment_transaction(&id, p.amount_minor, &p.currency, outcome);
+    business::payment_transaction(&id, p.amount_minor, &p.currency, outcome);
     let status = if outcome == PaymentOutcome::Failed {
         StatusCode::PAYMENT_REQUIRED
     } else {

@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use glimpse_telemetry::business;
 use glimpse_telemetry::logs::audit;
-use glimpse_telemetry::metrics::business;
 use glimpse_telemetry::tracing;
 use serde::Deserialize;
 

@@ -106,7 +106,7 @@ pub(crate) fn business_metrics() -> Value {
     dashboard(
         "glimpse-business-metrics",
         "Glimpse / Business Metrics",
-        "User activity and payments, from the glimpse_telemetry::metrics::business helpers.",
+        "User activity and payments, from the glimpse_telemetry::business helpers.",
         l,
     )
 }
