@@ -151,7 +151,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_metrics_request_id_no_tracing",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &none,
     );
     let (sampled_out, _g1) = glimpse("parentbased_always_off", "warn");
@@ -159,7 +159,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_full_sampled_out",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &sampled_out,
     );
     let (sampled_in, _g2) = glimpse("parentbased_always_on", "warn");
@@ -167,7 +167,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_full_sampled_in_exported",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &sampled_in,
     );
     // Keep errors and slow: ratio 0 (every request recorded, held until it ends, dropped) and
@@ -177,7 +177,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_full_ratio_0_keep_errors_slow",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &keep_only,
     );
     let (production, _g5) = glimpse("parentbased_traceidratio:0.1", "warn");
@@ -185,7 +185,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_full_ratio_0_1_keep_errors_slow",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &production,
     );
     let (with_log, _g3) = glimpse("parentbased_always_on", "info");
@@ -193,7 +193,7 @@ fn overhead(c: &mut Criterion) {
         &mut g,
         &rt,
         "glimpse_full_sampled_in_with_json_access_log",
-        routes().layer(glimpse_telemetry_axum::layer()),
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &with_log,
     );
 

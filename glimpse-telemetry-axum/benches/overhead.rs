@@ -94,7 +94,7 @@ fn router(kind: Kind) -> App {
     App::Router(match kind {
         Kind::Instrumented => return App::Instrumented(glimpse_telemetry_axum::instrument(r)),
         Kind::Bare => r,
-        Kind::Layered => r.layer(glimpse_telemetry_axum::layer()),
+        Kind::Layered => r.layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         Kind::SpanOnly => r.layer(tower::layer::layer_fn(SpanOnly)),
         Kind::Excluded => r.layer(
             glimpse_telemetry_axum::TelemetryLayer::builder()

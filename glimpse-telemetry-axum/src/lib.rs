@@ -27,10 +27,10 @@
 //! requests an auth `route_layer` rejects, nested routers and their fallbacks, `nest_service`.
 //! The route template is reported from inside the router, where axum knows it.
 //!
-//! `Router::layer(layer())` also works, but only for the routes and fallback the router has at
+//! `Router::layer(TelemetryLayer::new())` also works, but only for the routes and fallback the router has at
 //! that moment: routes merged in or a `route_layer` added later run outside it. (The
 //! [`ops_router`] carries a layer of its own with the default options, so the common
-//! `.layer(layer()).merge(ops_router())` still sees 404s; telemetry services inside one another
+//! `.layer(TelemetryLayer::new()).merge(ops_router())` still sees 404s; telemetry services inside one another
 //! never count a request twice.)
 //!
 //! # What every request gets
@@ -162,19 +162,4 @@ pub use user::{UserId, set_user_id};
 /// ```
 pub fn instrument(app: axum::Router) -> InstrumentedRouter {
     TelemetryLayer::new().instrument(app)
-}
-
-/// The telemetry layer with the default options; see [`TelemetryLayer::builder`] for the others.
-/// Prefer [`instrument`] (the layer around the finished app): `Router::layer` only wraps the
-/// routes and fallback the router has when it is called.
-///
-/// ```
-/// use axum::{Router, routing::get};
-///
-/// let app: Router = Router::new()
-///     .route("/", get(|| async { "hello" }))
-///     .layer(glimpse_telemetry_axum::layer());
-/// ```
-pub fn layer() -> TelemetryLayer {
-    TelemetryLayer::new()
 }

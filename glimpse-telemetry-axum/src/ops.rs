@@ -18,7 +18,7 @@
 //! ```
 //!
 //! The router carries a telemetry layer of its own (default options), so that merging it after
-//! `Router::layer(layer())` does not leave requests no route matches unseen: its default
+//! `Router::layer(TelemetryLayer::new())` does not leave requests no route matches unseen: its default
 //! fallback replaces the app's when merged. Inside an instrumented app that layer only reports
 //! routes to the outer one.
 //!

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::response::{IntoResponseParts, ResponseParts};
 
 /// Records the user on the current request (the nearest span that declares `user_id`: the
-/// request span of [`layer`](crate::layer), or the connection span of an instrumented
+/// request span of [`TelemetryLayer`](crate::TelemetryLayer), or the connection span of an instrumented
 /// WebSocket). Returns false outside any request.
 ///
 /// ```no_run
@@ -49,7 +49,7 @@ pub fn set_user_id(user_id: &str) -> bool {
 ///
 /// let app: Router = Router::new()
 ///     .route("/", get(handler))
-///     .layer(glimpse_telemetry_axum::layer())
+///     .layer(glimpse_telemetry_axum::TelemetryLayer::new())
 ///     .layer(middleware::from_fn(auth));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

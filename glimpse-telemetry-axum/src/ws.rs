@@ -39,7 +39,7 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/ws", get(chat))
-//!     .layer(glimpse_telemetry_axum::layer());
+//!     .layer(glimpse_telemetry_axum::TelemetryLayer::new());
 //! ```
 
 use std::collections::HashMap;
@@ -59,6 +59,7 @@ use glimpse_telemetry::metrics::catalogue::{
     WEBSOCKET_SERVER_PING_DURATION,
 };
 use glimpse_telemetry::metrics::{Counter, Family, Gauge, Histogram};
+use glimpse_telemetry::otel::semconv::attribute as attr;
 use glimpse_telemetry::otel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use http::request::Parts;
 use tracing::{Instrument as _, Span};
@@ -186,7 +187,7 @@ impl WebSocketUpgrade {
         let _ = span.set_parent(as_remote_parent(glimpse_telemetry::otel::Context::current()));
         // On the exported span only (a field would repeat on every log line of the connection):
         // it tells "keep errors and slow" that this root is a connection, not a request.
-        span.set_attribute("network.protocol.name", "websocket");
+        span.set_attribute(attr::NETWORK_PROTOCOL_NAME, "websocket");
         let _ = span.context();
         let ping_interval = self.ping_interval;
         let failed_route = route.clone();

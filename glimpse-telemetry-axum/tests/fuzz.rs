@@ -1,5 +1,5 @@
 //! Bad requests through the real layer, generated (proptest, in-process with
-//! `tower::ServiceExt::oneshot` on a router with `glimpse_telemetry_axum::layer()`, under a
+//! `tower::ServiceExt::oneshot` on a router with `glimpse_telemetry_axum::TelemetryLayer::new()`, under a
 //! [`Capture`], i.e. the same JSON log, span and GlitchTip layers `init` installs):
 //!
 //! - arbitrary `x-request-id` bytes (anything `http::HeaderValue` accepts, including obs-text),
@@ -57,7 +57,7 @@ fn app() -> Router {
                 "unreachable"
             }),
         )
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
 }
 
 static APP: LazyLock<Router> = LazyLock::new(app);

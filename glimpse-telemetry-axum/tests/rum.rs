@@ -23,7 +23,7 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 fn app(rum: RumEndpoint) -> Router {
     Router::new()
         .merge(rum.router())
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
 }
 
 async fn post(

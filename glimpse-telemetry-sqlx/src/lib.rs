@@ -145,9 +145,9 @@ pub use pool::PoolStats;
 /// `glimpse_telemetry_sqlx=error`, which keeps failures and drops the slow-query lines).
 ///
 /// ```
-/// assert_eq!(glimpse_telemetry_sqlx::TARGET, "glimpse_telemetry_sqlx");
+/// assert_eq!(glimpse_telemetry_sqlx::DATABASE_TARGET, "glimpse_telemetry_sqlx");
 /// ```
-pub const TARGET: &str = "glimpse_telemetry_sqlx";
+pub const DATABASE_TARGET: &str = "glimpse_telemetry_sqlx";
 
 /// Instruments `pool` under the name `pool_name`, with the defaults of [`Config::new`]:
 /// `Config::new(pool_name).instrument(pool)`.

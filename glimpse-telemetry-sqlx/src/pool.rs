@@ -31,7 +31,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 use sqlx::Database;
 
-use crate::TARGET;
+use crate::DATABASE_TARGET;
 use crate::pool_state::PoolState;
 
 /// The most pools reported at once (a bug that instruments a pool per request must not grow
@@ -134,7 +134,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
             return;
         }
         tracing::warn!(
-            target: TARGET,
+            target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             max_pools = MAX_POOLS,
             db.client.connection.pool.name = name,
@@ -144,7 +144,7 @@ pub(crate) fn register<DB: Database>(entry: &Arc<PoolEntry<DB>>) {
     }
     if same_name {
         tracing::warn!(
-            target: TARGET,
+            target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             pool = name,
             "another pool is instrumented under this name: their connection gauges are summed"

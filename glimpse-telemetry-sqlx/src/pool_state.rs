@@ -15,7 +15,7 @@ use sqlx::pool::PoolConnection;
 
 use crate::config::Config;
 use crate::sql::{Dialect, Summary};
-use crate::{SupportedDatabase, TARGET};
+use crate::{DATABASE_TARGET, SupportedDatabase};
 
 /// Statements longer than this are parsed every time rather than cached.
 const MAX_CACHED_SQL_LEN: usize = 1024;
@@ -126,7 +126,7 @@ impl PoolState {
         };
         if !failed.is_empty() {
             tracing::warn!(
-                target: TARGET,
+                target: DATABASE_TARGET,
                 component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
                 errors = %failed.join("; "),
                 db.client.connection.pool.name = pool,

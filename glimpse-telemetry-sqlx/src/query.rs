@@ -12,7 +12,7 @@ use tracing::field::Empty;
 use crate::error_type::{database_code, error_type};
 use crate::pool_state::{Parsed, PoolState};
 use crate::sql::sanitize;
-use crate::{SupportedDatabase, TARGET, report};
+use crate::{DATABASE_TARGET, SupportedDatabase, report};
 
 /// One operation being measured. Recording happens once, in [`Op::finish`] or, when the
 /// caller drops the query before its end, in `Drop`.
@@ -36,7 +36,7 @@ impl<'q> Op<'q> {
         let text = &*parsed.summary;
         let name = if text.is_empty() { state.system } else { text };
         let span = tracing::info_span!(
-            target: TARGET,
+            target: DATABASE_TARGET,
             "db.query",
             otel.name = name,
             otel.kind = "client",

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tracing::Level;
 
-use crate::TARGET;
+use crate::DATABASE_TARGET;
 use crate::sql::{Dialect, sanitize};
 
 /// What the two lines say of one finished query: its pool, its statement and its outcome.
@@ -49,13 +49,13 @@ impl Report<'_, '_> {
 
     /// One WARN line per slow query.
     pub(crate) fn slow(&self) {
-        if !tracing::enabled!(target: TARGET, Level::WARN) {
+        if !tracing::enabled!(target: DATABASE_TARGET, Level::WARN) {
             return;
         }
         let text = sanitize(self.sql, self.dialect);
         let ms = millis(self.elapsed);
         tracing::warn!(
-            target: TARGET,
+            target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = ms,
             db.client.connection.pool.name = self.pool_name,
@@ -71,7 +71,7 @@ impl Report<'_, '_> {
 
     /// One ERROR line per failed query.
     pub(crate) fn failed(&self, error: &sqlx::Error, error_type: &str, code: Option<&str>) {
-        if !tracing::enabled!(target: TARGET, Level::ERROR) {
+        if !tracing::enabled!(target: DATABASE_TARGET, Level::ERROR) {
             return;
         }
         let text = sanitize(self.sql, self.dialect);
@@ -82,7 +82,7 @@ impl Report<'_, '_> {
             other => sanitize(&other.to_string(), Dialect::Generic),
         };
         tracing::error!(
-            target: TARGET,
+            target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = millis(self.elapsed),
             db.client.connection.pool.name = self.pool_name,

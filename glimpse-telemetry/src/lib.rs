@@ -71,6 +71,9 @@ pub mod otel {
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     pub use opentelemetry_otlp as otlp;
     pub use opentelemetry_sdk as sdk;
+    /// The semantic conventions' attribute names (`semconv::attribute::HTTP_ROUTE` is
+    /// `"http.route"`), so adapters spell them the way every OpenTelemetry library does.
+    pub use opentelemetry_semantic_conventions as semconv;
     pub use tracing_opentelemetry;
 }
 

@@ -22,9 +22,9 @@
 use std::sync::OnceLock;
 
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
 use opentelemetry::Context;
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
 /// A propagator `OTEL_PROPAGATORS` can name.
@@ -95,13 +95,13 @@ pub(crate) fn global(
     opentelemetry::propagation::TextMapCompositePropagator::new(propagators)
 }
 
-struct HeaderExtractor<'a>(&'a HeaderMap);
+/// opentelemetry-http's header extractor, made strict: the SDK's parser is lenient
+/// (`00-1-1-01` passes), so only exact W3C values go through, and `tracestate` only with one.
+struct StrictExtractor<'a>(HeaderExtractor<'a>);
 
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for StrictExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        let value = self.0.get(key).and_then(|v| v.to_str().ok())?;
-        // The SDK's parser is lenient (`00-1-1-01` passes); only exact W3C values go through,
-        // and `tracestate` only with one.
+        let value = self.0.get(key)?;
         match key {
             "traceparent" => is_w3c_traceparent(value.trim()).then_some(value.trim()),
             "tracestate" => self.get("traceparent").and(Some(value)),
@@ -110,20 +110,7 @@ impl Extractor for HeaderExtractor<'_> {
     }
 
     fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(HeaderName::as_str).collect()
-    }
-}
-
-struct HeaderInjector<'a>(&'a mut HeaderMap);
-
-impl Injector for HeaderInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
-            self.0.insert(name, value);
-        }
+        self.0.keys()
     }
 }
 
@@ -160,7 +147,7 @@ fn is_w3c_traceparent(v: &str) -> bool {
 /// malformed), to use as the parent of the request's span.
 pub fn extract(headers: &HeaderMap) -> Context {
     let p = propagators();
-    let extractor = HeaderExtractor(headers);
+    let extractor = StrictExtractor(HeaderExtractor(headers));
     let cx = Context::new();
     let cx = match &p.trace_context {
         Some(tc) => tc.extract_with_context(&cx, &extractor),
@@ -201,6 +188,7 @@ pub fn inject_current(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
     use opentelemetry::trace::TraceContextExt as _;
 
     #[test]

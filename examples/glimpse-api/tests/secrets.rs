@@ -296,7 +296,7 @@ fn secrets_stay_out_of_logs_spans_and_events() {
             .route("/checkout", post(checkout))
             .route("/refund", post(refund))
             .route("/verify", post(verify))
-            .layer(glimpse_telemetry_axum::layer())
+            .layer(glimpse_telemetry_axum::TelemetryLayer::new())
             .with_state(pool);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -361,13 +361,13 @@ fn secrets_stay_out_of_logs_spans_and_events() {
     assert!(
         checkout_lines
             .iter()
-            .filter(|l| l["target"] == glimpse_telemetry_sqlx::TARGET)
+            .filter(|l| l["target"] == glimpse_telemetry_sqlx::DATABASE_TARGET)
             .count()
             >= 4,
         "slow-query and failed-query lines of the four queries: {checkout_lines:#?}"
     );
     assert!(has(&checkout_lines, &|l| l["level"] == "ERROR"
-        && l["target"] == glimpse_telemetry_sqlx::TARGET));
+        && l["target"] == glimpse_telemetry_sqlx::DATABASE_TARGET));
     assert!(has(&checkout_lines, &|l| l["target"]
         == "glimpse_telemetry_axum::access"
         && l["http_status"] == 502

@@ -53,7 +53,7 @@ impl Default for TelemetryLayer {
 }
 
 impl TelemetryLayer {
-    /// The layer with the default options (what [`layer`](crate::layer) returns).
+    /// The layer with the default options (what [`instrument`](crate::instrument) puts around an app).
     pub fn new() -> TelemetryLayer {
         TelemetryLayer::default()
     }

@@ -4,6 +4,7 @@
 //! The span is built with the tracer, not through the `tracing` bridge: the request's `tracing`
 //! span carries only the ids log lines need (`otel.skip`), so one span's bookkeeping, not two.
 
+use glimpse_telemetry::otel::semconv::attribute as attr;
 use glimpse_telemetry::otel::trace::{
     Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
 };
@@ -18,7 +19,7 @@ use super::routes::RouteState;
 use crate::request_id;
 
 /// The target of the request spans.
-pub const SPAN_TARGET: &str = "glimpse_telemetry_axum";
+pub const REQUEST_SPAN_TARGET: &str = "glimpse_telemetry_axum";
 
 /// The name of the request spans in `tracing` (the exported span is renamed `{METHOD} {route}`).
 pub const SPAN_NAME: &str = "HTTP request";
@@ -116,7 +117,7 @@ pub(crate) fn end(cx: &Context, f: &Finished, route: &RouteState, route_learned:
     let (status_code, error, status) = response_attributes(f.outcome, f.panicked);
     let route_attr = if route_learned && route.matched {
         otel.update_name(span_name(f.method_index, route));
-        Some(KeyValue::new("http.route", route.route.clone()))
+        Some(KeyValue::new(attr::HTTP_ROUTE, route.route.clone()))
     } else {
         None
     };
@@ -148,7 +149,7 @@ fn response_attributes(
     match outcome {
         Outcome::Response(status) => {
             let code = Some(KeyValue::new(
-                "http.response.status_code",
+                attr::HTTP_RESPONSE_STATUS_CODE,
                 i64::from(status.as_u16()),
             ));
             if status.is_server_error() {
@@ -159,17 +160,17 @@ fn response_attributes(
                 };
                 (
                     code,
-                    Some(KeyValue::new("error.type", error_type(status))),
+                    Some(KeyValue::new(attr::ERROR_TYPE, error_type(status))),
                     Some(Status::error(message)),
                 )
             } else {
                 (code, None, None)
             }
         }
-        Outcome::Cancelled => (None, Some(KeyValue::new("error.type", CANCELLED)), None),
+        Outcome::Cancelled => (None, Some(KeyValue::new(attr::ERROR_TYPE, CANCELLED)), None),
         Outcome::Failed => (
             None,
-            Some(KeyValue::new("error.type", "_OTHER")),
+            Some(KeyValue::new(attr::ERROR_TYPE, "_OTHER")),
             Some(Status::error("the service returned an error")),
         ),
     }
@@ -210,24 +211,30 @@ fn set_request_attributes(
 ) {
     span.update_name(span_name(method_index, route));
     let mut attrs = Vec::with_capacity(12);
-    attrs.push(KeyValue::new("http.request.method", METHODS[method_index]));
+    attrs.push(KeyValue::new(
+        attr::HTTP_REQUEST_METHOD,
+        METHODS[method_index],
+    ));
     if method_index == OTHER_METHOD {
         attrs.push(KeyValue::new(
-            "http.request.method_original",
+            attr::HTTP_REQUEST_METHOD_ORIGINAL,
             bounded(method.as_str(), 64).to_owned(),
         ));
     }
     if route.matched {
-        attrs.push(KeyValue::new("http.route", route.route.clone()));
+        attrs.push(KeyValue::new(attr::HTTP_ROUTE, route.route.clone()));
     }
     attrs.push(KeyValue::new(
-        "url.scheme",
+        attr::URL_SCHEME,
         if info.https { "https" } else { "http" },
     ));
-    attrs.push(KeyValue::new("url.path", bounded(path, 2048).to_owned()));
+    attrs.push(KeyValue::new(
+        attr::URL_PATH,
+        bounded(path, 2048).to_owned(),
+    ));
     if let Some(ua) = info.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
         attrs.push(KeyValue::new(
-            "user_agent.original",
+            attr::USER_AGENT_ORIGINAL,
             bounded(ua, 512).to_owned(),
         ));
     }
@@ -238,15 +245,15 @@ fn set_request_attributes(
         .or_else(|| info.host.as_ref().and_then(|v| v.to_str().ok()));
     if let Some((address, port)) = host.and_then(split_host) {
         attrs.push(KeyValue::new(
-            "server.address",
+            attr::SERVER_ADDRESS,
             bounded(address, 256).to_owned(),
         ));
         if let Some(port) = port {
-            attrs.push(KeyValue::new("server.port", i64::from(port)));
+            attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
         }
     }
     attrs.push(KeyValue::new(
-        "network.protocol.version",
+        attr::NETWORK_PROTOCOL_VERSION,
         match info.version {
             Version::HTTP_09 => "0.9",
             Version::HTTP_10 => "1.0",
@@ -256,7 +263,7 @@ fn set_request_attributes(
         },
     ));
     if let Some(peer) = info.peer {
-        attrs.push(KeyValue::new("client.address", peer.ip().to_string()));
+        attrs.push(KeyValue::new(attr::CLIENT_ADDRESS, peer.ip().to_string()));
     }
     span.set_attributes(attrs);
 }

@@ -25,7 +25,7 @@ use super::request::{PathText, content_length};
 use super::request_body::{self, ReadBytes};
 use super::route_report::Slot;
 use super::routes::{RouteState, RouteTable};
-use super::server_span::{self, RequestInfo, SPAN_NAME, SPAN_TARGET, TRACEPARENT};
+use super::server_span::{self, REQUEST_SPAN_TARGET, RequestInfo, SPAN_NAME, TRACEPARENT};
 use crate::glitchtip::ResponseError;
 use crate::request_id;
 use crate::user::UserId;
@@ -102,7 +102,7 @@ impl Tracker {
         // kept away from the tracing-to-OpenTelemetry bridge (`otel.skip`), because the exported
         // server span is built with the tracer (`server_span`): one span's bookkeeping, not two.
         let span = tracing::info_span!(
-            target: SPAN_TARGET,
+            target: REQUEST_SPAN_TARGET,
             parent: None,
             SPAN_NAME,
             otel.skip = true,

@@ -26,7 +26,7 @@ async fn capture_sees_the_span_the_access_line_and_one_error_event() {
                 StatusCode::INTERNAL_SERVER_ERROR
             }),
         )
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
 
     let call = |path: &'static str| {
         let app = app.clone();
@@ -149,7 +149,9 @@ async fn request_scopes_exist_only_for_requests_with_breadcrumbs_and_never_mix()
                 StatusCode::INTERNAL_SERVER_ERROR
             }),
         );
-    let layered = app.clone().layer(glimpse_telemetry_axum::layer());
+    let layered = app
+        .clone()
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let instrumented = glimpse_telemetry_axum::instrument(app);
 
     let before = glimpse_telemetry::testing::error_scopes_created();

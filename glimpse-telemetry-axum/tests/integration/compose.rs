@@ -130,7 +130,7 @@ async fn layer_then_merge() {
     }
     let t = init(Options::default());
     let app = users()
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
         .merge(ops_router());
     let addr = serve(app).await;
     assert_every_request_seen(&t, addr, &[USER, UNKNOWN]).await;
@@ -145,7 +145,7 @@ async fn merge_then_layer() {
     let t = init(Options::default());
     let app = users()
         .merge(ops_router())
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let addr = serve(app).await;
     assert_every_request_seen(&t, addr, &[USER, UNKNOWN]).await;
     assert_ops_endpoints_stay_out(&t, addr).await;

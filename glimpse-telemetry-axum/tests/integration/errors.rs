@@ -57,7 +57,7 @@ async fn user_id_reaches_the_access_log_and_the_sentry_event() {
                 )
             }),
         )
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let addr = serve(app).await;
 
     let res = fetch(
@@ -133,7 +133,7 @@ async fn handler_panic_is_a_500_one_event_and_no_poisoned_state() {
             }),
         )
         .route("/ok", get(|| async { "ok" }))
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let addr = serve(app).await;
 
     let res = fetch(addr, "/panic", &[]).await;
@@ -200,7 +200,7 @@ async fn five_xx_are_reported_exactly_once() {
         )
         .route("/silent", get(|| async { StatusCode::SERVICE_UNAVAILABLE }))
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let addr = serve(app).await;
 
     let logged_1 = fetch(addr, "/logged/1", &[]).await.request_id();

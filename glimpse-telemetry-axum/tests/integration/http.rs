@@ -35,7 +35,7 @@ fn users_app() -> Router {
             "/boom",
             get(|| async { (StatusCode::BAD_GATEWAY, "upstream down") }),
         )
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
 }
 
 /// The span reaches a real OTLP receiver as a child of the caller's `traceparent`, with the
@@ -208,7 +208,7 @@ async fn user_ids_reach_the_access_line() {
             get(|| async { (UserId::new("from-response"), "ok") }),
         )
         .route("/outer", get(|| async { "ok" }))
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
         .layer(axum::middleware::from_fn(
             |req: axum::extract::Request, next: axum::middleware::Next| async move {
                 if req.uri().path() == "/outer" {
@@ -317,7 +317,7 @@ async fn active_requests_return_to_zero_after_cancelled_requests() {
                 axum::body::Body::from_stream(chunks)
             }),
         )
-        .layer(glimpse_telemetry_axum::layer());
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new());
     let addr = serve(app).await;
     let active = || {
         metric(

@@ -17,7 +17,7 @@ async fn ops_endpoints_serve_metrics_health_and_readiness() {
     let t = init(Options::default());
     let app = Router::new()
         .route("/users/{id}", get(|| async { "user" }))
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
         .merge(
             Ops::new()
                 .check("ok", || async { Ok::<_, String>(()) })

@@ -28,7 +28,7 @@ async fn outgoing_calls_carry_the_trace_and_the_request_id() {
                         .to_string()
                 }),
             )
-            .layer(glimpse_telemetry_axum::layer()),
+            .layer(glimpse_telemetry_axum::TelemetryLayer::new()),
     )
     .await;
     // Service A calls B with the propagation headers.
@@ -63,7 +63,7 @@ async fn outgoing_calls_carry_the_trace_and_the_request_id() {
                     .to_string()
                 }),
             )
-            .layer(glimpse_telemetry_axum::layer()),
+            .layer(glimpse_telemetry_axum::TelemetryLayer::new()),
     )
     .await;
 

@@ -76,7 +76,7 @@ fn app() -> Router {
             "/ws-hangup",
             get(|ws: WebSocketUpgrade| async move { ws.on_upgrade(|_socket| async {}) }),
         )
-        .layer(glimpse_telemetry_axum::layer())
+        .layer(glimpse_telemetry_axum::TelemetryLayer::new())
 }
 
 async fn connect(
