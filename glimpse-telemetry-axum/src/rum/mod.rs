@@ -13,7 +13,7 @@
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "profile page" }))
 //!     .merge(RumEndpoint::builder().pages(["/", "/users/{id}"]).build().router()) // POST /rum
-//!     .layer(glimpse_telemetry_axum::layer());
+//!     .layer(glimpse_telemetry_axum::TelemetryLayer::new());
 //! ```
 //!
 //! A page's path is mapped to one of the declared templates (`/users/42` → `/users/{id}`), else
@@ -86,9 +86,11 @@
 //! the logs.
 
 pub mod beacon;
+mod document;
+mod limits;
+mod metrics;
 mod pages;
 
-use std::collections::HashSet;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -96,14 +98,16 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use glimpse_telemetry::metrics::{Counter, Family, Histogram, catalogue};
 use glimpse_telemetry::otel::trace::{SpanId, TraceId};
 use http_body::Body as _;
 
 use self::beacon::{Measure, Rating, Report};
+pub use self::document::{SERVER_TIMING, meta_tag, server_timing, traceparent};
+use self::limits::{Seen, TokenBucket};
+use self::metrics::Metrics;
 pub use self::pages::OTHER;
 
 /// The browser side, as a JavaScript module (the snippet above), to serve or to copy.
@@ -486,199 +490,4 @@ async fn read_capped(mut body: Body, max: usize) -> Result<Vec<u8>, ReadError> {
         }
     }
     Ok(buf)
-}
-
-/// The families (`None` if the registry refused them: another crate took these names with other
-/// labels; then nothing is recorded, and the endpoint still answers) and the endpoint's counters.
-#[derive(Debug)]
-struct Metrics {
-    families: Option<Families>,
-    accepted: Counter,
-    invalid: Counter,
-    too_large: Counter,
-    unsupported: Counter,
-    rate_limited: Counter,
-    duplicates: Counter,
-}
-
-#[derive(Debug)]
-struct Families {
-    lcp: Family<Histogram>,
-    inp: Family<Histogram>,
-    cls: Family<Histogram>,
-    fcp: Family<Histogram>,
-    ttfb: Family<Histogram>,
-    page_load: Family<Histogram>,
-    ratings: Family<Counter>,
-}
-
-impl Metrics {
-    fn register() -> Metrics {
-        let families = (|| {
-            Some(Families {
-                lcp: catalogue::BROWSER_WEB_VITAL_LCP.register().ok()?,
-                inp: catalogue::BROWSER_WEB_VITAL_INP.register().ok()?,
-                cls: catalogue::BROWSER_WEB_VITAL_CLS.register().ok()?,
-                fcp: catalogue::BROWSER_WEB_VITAL_FCP.register().ok()?,
-                ttfb: catalogue::BROWSER_WEB_VITAL_TTFB.register().ok()?,
-                page_load: catalogue::BROWSER_PAGE_LOAD_DURATION.register().ok()?,
-                ratings: catalogue::BROWSER_WEB_VITAL_RATINGS.register().ok()?,
-            })
-        })();
-        let beacons = catalogue::GLIMPSE_TELEMETRY_RUM_BEACONS
-            .register::<Counter>()
-            .ok();
-        let outcome = |o: &str| {
-            beacons
-                .as_ref()
-                .map(|f| f.get_or_create(&[o]))
-                .unwrap_or_default()
-        };
-        Metrics {
-            families,
-            accepted: outcome("accepted"),
-            invalid: outcome("invalid"),
-            too_large: outcome("too_large"),
-            unsupported: outcome("unsupported_media_type"),
-            rate_limited: outcome("rate_limited"),
-            duplicates: catalogue::GLIMPSE_TELEMETRY_RUM_DUPLICATE_REPORTS
-                .register::<Counter>()
-                .map(|f| f.get_or_create(&[]))
-                .unwrap_or_default(),
-        }
-    }
-}
-
-impl Families {
-    fn histogram(&self, m: Measure) -> &Family<Histogram> {
-        match m {
-            Measure::Lcp => &self.lcp,
-            Measure::Inp => &self.inp,
-            Measure::Cls => &self.cls,
-            Measure::Fcp => &self.fcp,
-            Measure::Ttfb => &self.ttfb,
-            Measure::PageLoad => &self.page_load,
-        }
-    }
-}
-
-/// A token bucket: `burst` tokens, refilled at `per_second`.
-#[derive(Debug)]
-struct TokenBucket {
-    tokens: f64,
-    burst: f64,
-    per_second: f64,
-    last: Instant,
-}
-
-impl TokenBucket {
-    fn new(per_second: u32, burst: u32) -> Self {
-        TokenBucket {
-            tokens: f64::from(burst),
-            burst: f64::from(burst),
-            per_second: f64::from(per_second),
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last);
-        self.last = now;
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.burst);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-/// The recently seen `(measure, id)`s, in two generations: when the current one is full, it
-/// becomes the old one and the oldest is forgotten. At most `2 * capacity` ids.
-#[derive(Debug)]
-struct Seen {
-    current: HashSet<(Measure, Box<str>)>,
-    old: HashSet<(Measure, Box<str>)>,
-    capacity: usize,
-}
-
-impl Seen {
-    fn new(capacity: usize) -> Self {
-        Seen {
-            current: HashSet::new(),
-            old: HashSet::new(),
-            capacity,
-        }
-    }
-
-    /// True when the id was not seen (and remembers it).
-    fn insert(&mut self, measure: Measure, id: &str) -> bool {
-        let key = (measure, Box::<str>::from(id));
-        if self.old.contains(&key) || self.current.contains(&key) {
-            return false;
-        }
-        if self.current.len() >= self.capacity {
-            self.old = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key);
-        true
-    }
-}
-
-/// The current request's trace as a W3C `traceparent` (`00-<trace>-<span>-<flags>`), for the
-/// page to send back; `None` outside a traced request.
-///
-/// ```
-/// assert_eq!(glimpse_telemetry_axum::rum::traceparent(), None); // no request here
-/// ```
-pub fn traceparent() -> Option<String> {
-    let cx = glimpse_telemetry::context::current();
-    let (trace, span) = (cx.trace_id?, cx.span_id?);
-    Some(format!(
-        "00-{trace}-{span}-{}",
-        if cx.sampled { "01" } else { "00" }
-    ))
-}
-
-/// The `Server-Timing` header name (the `http` crate has no constant for it).
-///
-/// ```
-/// assert_eq!(glimpse_telemetry_axum::rum::SERVER_TIMING.as_str(), "server-timing");
-/// ```
-pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
-
-/// A `Server-Timing` header value carrying the current request's trace
-/// (`traceparent;desc="00-..."`), for a document response; `None` outside a traced request.
-/// The page reads it with
-/// `performance.getEntriesByType('navigation')[0].serverTiming` (see [`BROWSER_SNIPPET`]).
-///
-/// ```
-/// use axum::http::HeaderMap;
-/// use axum::response::{Html, IntoResponse};
-/// use glimpse_telemetry_axum::rum;
-///
-/// async fn page() -> impl IntoResponse {
-///     let mut headers = HeaderMap::new();
-///     if let Some(timing) = rum::server_timing() {
-///         headers.insert(rum::SERVER_TIMING, timing);
-///     }
-///     (headers, Html(format!("<head>{}</head><h1>Profile</h1>", rum::meta_tag())))
-/// }
-/// ```
-pub fn server_timing() -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!("traceparent;desc=\"{}\"", traceparent()?)).ok()
-}
-
-/// A `<meta name="traceparent" content="00-...">` tag with the current request's trace, for
-/// pages whose HTML the service renders; empty outside a traced request.
-///
-/// ```
-/// let head = format!("<head>{}</head>", glimpse_telemetry_axum::rum::meta_tag());
-/// assert_eq!(head, "<head></head>"); // no request here
-/// ```
-pub fn meta_tag() -> String {
-    traceparent()
-        .map(|tp| format!(r#"<meta name="traceparent" content="{tp}">"#))
-        .unwrap_or_default()
 }
