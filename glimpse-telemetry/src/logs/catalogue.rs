@@ -12,6 +12,9 @@
 //! spans); [`is_context_key`] tells them apart, and the index template maps them with dynamic
 //! templates.
 //!
+//! One long file on purpose: it is a table of every key, read top to bottom by writer; the
+//! types that describe an entry come first, the entries after them.
+//!
 //! ```
 //! use glimpse_telemetry::logs::catalogue::{self, EsType, JsonType};
 //!

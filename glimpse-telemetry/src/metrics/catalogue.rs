@@ -7,6 +7,10 @@
 //! does not emit. Names follow the OpenTelemetry semantic conventions, translated to Prometheus
 //! (`http.server.request.duration` → `http_server_request_duration_seconds`).
 //!
+//! One long file on purpose: it is a table, read top to bottom by group, and a new metric is one
+//! entry here (the definition types live in `definition.rs`, the label value docs in
+//! `label_values.rs`).
+//!
 //! ```
 //! use glimpse_telemetry::metrics::catalogue;
 //!
@@ -259,7 +263,7 @@ pub const GLIMPSE_CACHE_LOOKUPS: MetricDef = MetricDef {
     )
 };
 
-// ---- Business (metrics::business) ----
+// ---- Business (crate::business) ----
 
 /// Users who completed registration.
 pub const GLIMPSE_USER_REGISTRATIONS: MetricDef = def(
