@@ -189,9 +189,12 @@ impl Hasher for TraceIdHasher {
     }
 
     fn write_u128(&mut self, n: u128) {
-        // A folded multiply of the two keyed halves (as in aHash).
-        let m = u128::from((n as u64) ^ self.k1) * u128::from(((n >> 64) as u64) ^ self.k2);
-        self.h = (m as u64) ^ ((m >> 64) as u64);
+        // A folded multiply of the two keyed halves (as in aHash), then a second one by an odd
+        // constant: when one half is fixed (a caller varying only the other), the first
+        // product's factor may be even and leave the low bits (the bucket) poorly mixed.
+        let fold = |m: u128| (m as u64) ^ ((m >> 64) as u64);
+        let h = fold(u128::from((n as u64) ^ self.k1) * u128::from(((n >> 64) as u64) ^ self.k2));
+        self.h = fold(u128::from(h) * u128::from(0x9e37_79b9_7f4a_7c15_u64));
     }
 }
 
