@@ -374,7 +374,7 @@ proptest! {
 /// series, each labelled with a route template or `unmatched` and a known method or `_OTHER`.
 #[test]
 fn series_stay_bounded_under_distinct_paths_and_methods() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(500));

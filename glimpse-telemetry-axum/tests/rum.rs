@@ -77,7 +77,7 @@ fn outcome(text: &str, o: &str) -> f64 {
 
 #[tokio::test]
 async fn reports_are_recorded_by_page_template_with_ratings_and_exemplars() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let rum = RumEndpoint::builder().pages(["/a/{id}", "/a/me"]).build();
@@ -168,7 +168,7 @@ async fn reports_are_recorded_by_page_template_with_ratings_and_exemplars() {
 
 #[tokio::test]
 async fn each_page_view_counts_once_per_measure() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let app = app(RumEndpoint::builder()
@@ -223,7 +223,7 @@ async fn each_page_view_counts_once_per_measure() {
 
 #[tokio::test]
 async fn unsampled_or_absent_traces_give_no_exemplar() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let app = app(RumEndpoint::builder().page("/c").build());
@@ -251,7 +251,7 @@ async fn unsampled_or_absent_traces_give_no_exemplar() {
 
 #[tokio::test]
 async fn refusals_are_4xx_with_a_reason_and_counted() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let app = app(RumEndpoint::builder().page("/d").max_body(1024).build());
@@ -292,7 +292,7 @@ async fn refusals_are_4xx_with_a_reason_and_counted() {
 
 #[tokio::test]
 async fn the_rate_bound_drops_and_counts() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let app = app(RumEndpoint::builder().page("/e").rate_limit(1, 3).build());

@@ -10,10 +10,10 @@ use tracing::Instrument as _;
 
 #[test]
 fn query_spans_reach_the_collector_under_the_request_span() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
-    let Some(otlp) = glimpse_tests::OtlpReceiver::start() else {
+    let Some(otlp) = glimpse_test_support::OtlpReceiver::start() else {
         return;
     };
     let config = glimpse_telemetry::Config::from_vars([

@@ -250,10 +250,10 @@ async fn pool_gauges_show_used_pending_waits_and_timeouts() {
 
     // Two holders take both connections; a third waits.
     let (a, b, waiter) = hold_both_and_wait(&pool).await;
-    if glimpse_tests::promtool().is_some() {
+    if glimpse_test_support::promtool().is_some() {
         // The exposition is valid; promtool's only remark is a naming lint on the catalogue's
         // `db_client_connection_count` (OpenTelemetry's `db.client.connection.count`).
-        if let Err(problems) = glimpse_tests::promtool_check_metrics(&scrape()) {
+        if let Err(problems) = glimpse_test_support::promtool_check_metrics(&scrape()) {
             for line in problems.lines().skip(1) {
                 assert!(
                     line.starts_with("db_client_connection_count ")

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use glimpse_telemetry::testing::metric_value;
 use glimpse_telemetry::{Config, Protocol};
-use glimpse_tests::{Blackhole, LogCapture, refused_url};
+use glimpse_test_support::{Blackhole, LogCapture, refused_url};
 
 const QUEUE: usize = 64;
 
@@ -68,7 +68,7 @@ fn assert_bounded(took: Duration) {
 
 #[test]
 fn blackholed_grpc_collector() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let hole = Blackhole::start();
@@ -79,7 +79,7 @@ fn blackholed_grpc_collector() {
 
 #[test]
 fn blackholed_http_collector() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let hole = Blackhole::start();
@@ -90,7 +90,7 @@ fn blackholed_http_collector() {
 
 #[test]
 fn refused_collector_is_logged_once() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let (logs, took) = run_against(refused_url(), Protocol::Grpc);

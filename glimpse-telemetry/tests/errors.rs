@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use glimpse_telemetry::Config;
-use glimpse_tests::{Blackhole, LogCapture, SentryReceiver, StatusServer};
+use glimpse_test_support::{Blackhole, LogCapture, SentryReceiver, StatusServer};
 use serde_json::Value;
 
 fn init(dsn: &str, logs: &LogCapture) -> glimpse_telemetry::TelemetryGuard {
@@ -61,7 +61,7 @@ fn tag<'a>(event: &'a Value, key: &str) -> Option<&'a str> {
 
 #[test]
 fn error_event_carries_release_user_request_and_trace() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(sentry) = SentryReceiver::start() else {
@@ -144,7 +144,7 @@ fn error_event_carries_release_user_request_and_trace() {
 
 #[test]
 fn panic_becomes_an_event_and_one_json_line() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(sentry) = SentryReceiver::start() else {
@@ -254,7 +254,7 @@ fn broken_glitchtip(url: String, reached: impl Fn() -> bool) {
 
 #[test]
 fn glitchtip_answering_500_never_blocks() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let server = StatusServer::start(500);
@@ -263,7 +263,7 @@ fn glitchtip_answering_500_never_blocks() {
 
 #[test]
 fn glitchtip_answering_429_never_blocks() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let server = StatusServer::start_with_headers(429, &[("Retry-After", "60")]);
@@ -272,7 +272,7 @@ fn glitchtip_answering_429_never_blocks() {
 
 #[test]
 fn glitchtip_that_never_answers_never_blocks() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let hole = Blackhole::start();

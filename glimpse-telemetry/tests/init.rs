@@ -2,7 +2,7 @@
 //! corrected retry works), a second `init` is an error, never a panic.
 
 use glimpse_telemetry::Error;
-use glimpse_tests::LogCapture;
+use glimpse_test_support::LogCapture;
 
 fn set(var: &str, value: &str) {
     // SAFETY: each test runs in its own process (nextest) and sets variables before any other
@@ -12,7 +12,7 @@ fn set(var: &str, value: &str) {
 
 #[test]
 fn bad_environment_value_is_an_error_naming_the_variable_then_a_fix_works() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     set("OTEL_SERVICE_NAME", "init-test");
@@ -42,7 +42,7 @@ fn bad_environment_value_is_an_error_naming_the_variable_then_a_fix_works() {
 
 #[test]
 fn second_init_is_an_error() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     set("OTEL_SDK_DISABLED", "true");
@@ -58,7 +58,7 @@ fn second_init_is_an_error() {
 
 #[test]
 fn non_utf8_value_is_an_error() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     use std::os::unix::ffi::OsStrExt as _;
@@ -70,7 +70,7 @@ fn non_utf8_value_is_an_error() {
 
 #[test]
 fn init_macro_names_the_service_after_the_crate() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     set("OTEL_SDK_DISABLED", "true");

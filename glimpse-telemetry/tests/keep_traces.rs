@@ -10,7 +10,7 @@ use std::time::Duration;
 use glimpse_telemetry::Config;
 use glimpse_telemetry::metrics::{self, Format};
 use glimpse_telemetry::otel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
-use glimpse_tests::{OtlpReceiver, ReceivedSpan};
+use glimpse_test_support::{OtlpReceiver, ReceivedSpan};
 
 fn start(otlp: &OtlpReceiver, extra: &[(&str, &str)]) -> glimpse_telemetry::TelemetryGuard {
     let mut vars = vec![
@@ -24,7 +24,7 @@ fn start(otlp: &OtlpReceiver, extra: &[(&str, &str)]) -> glimpse_telemetry::Tele
     glimpse_telemetry::builder()
         .config(Config::from_vars(vars).unwrap())
         .otlp_endpoint(otlp.grpc_endpoint())
-        .log_writer(glimpse_tests::LogCapture::default())
+        .log_writer(glimpse_test_support::LogCapture::default())
         .init()
         .expect("init")
 }
@@ -61,7 +61,7 @@ fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
 
 #[test]
 fn failed_logged_and_slow_jobs_arrive_with_their_children_fine_ones_do_not() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -113,7 +113,7 @@ fn failed_logged_and_slow_jobs_arrive_with_their_children_fine_ones_do_not() {
 
 #[test]
 fn spans_ending_after_their_root_follow_its_decision_or_are_counted_late() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -168,7 +168,7 @@ fn spans_ending_after_their_root_follow_its_decision_or_are_counted_late() {
 
 #[test]
 fn bounds_hold_under_a_flood_and_are_counted() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {

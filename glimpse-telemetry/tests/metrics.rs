@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use glimpse_telemetry::Config;
 use glimpse_telemetry::metrics::{self, Format, Unit};
-use glimpse_tests::{LogCapture, Prometheus, promtool, promtool_check_metrics};
+use glimpse_test_support::{LogCapture, Prometheus, promtool, promtool_check_metrics};
 
 #[derive(Debug)]
 struct NoopExporter;
@@ -69,7 +69,7 @@ fn record() -> String {
 
 #[test]
 fn exposition_passes_promtool_and_carries_exemplars_only_in_openmetrics() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let _guard = init(None);
@@ -105,7 +105,7 @@ fn exposition_passes_promtool_and_carries_exemplars_only_in_openmetrics() {
 
 #[test]
 fn real_prometheus_scrapes_the_sdk_endpoint_and_stores_exemplars() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let guard = init(Some("127.0.0.1:0"));
@@ -147,7 +147,7 @@ fn real_prometheus_scrapes_the_sdk_endpoint_and_stores_exemplars() {
 
 #[test]
 fn a_taken_metrics_port_is_a_clear_error() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

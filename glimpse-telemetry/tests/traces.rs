@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use glimpse_telemetry::otel::tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use glimpse_telemetry::{Config, Protocol, propagation};
-use glimpse_tests::{LogCapture, OtlpReceiver, ReceivedSpan};
+use glimpse_test_support::{LogCapture, OtlpReceiver, ReceivedSpan};
 
 const REMOTE_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const REMOTE_SPAN: &str = "00f067aa0ba902b7";
@@ -124,7 +124,7 @@ fn check(otlp: &OtlpReceiver, span: &ReceivedSpan, logs: &LogCapture, service: &
 
 #[test]
 fn grpc_export_carries_resource_and_remote_parent() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -136,7 +136,7 @@ fn grpc_export_carries_resource_and_remote_parent() {
 
 #[test]
 fn http_protobuf_export_carries_resource_and_remote_parent() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -148,7 +148,7 @@ fn http_protobuf_export_carries_resource_and_remote_parent() {
 
 #[test]
 fn environment_endpoint_and_protocol_are_used() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -178,7 +178,7 @@ fn environment_endpoint_and_protocol_are_used() {
 
 #[test]
 fn sampled_out_traces_are_not_exported_but_logs_keep_their_ids() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -218,7 +218,7 @@ fn sampled_out_traces_are_not_exported_but_logs_keep_their_ids() {
 
 #[test]
 fn rust_log_quiets_logs_but_not_traces_or_ids() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -258,7 +258,7 @@ fn rust_log_quiets_logs_but_not_traces_or_ids() {
 /// the tracer's included.)
 #[test]
 fn events_more_verbose_than_rust_log_are_off_at_the_callsite() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     for (rust_log, hyper_debug, app_info) in [
@@ -289,7 +289,7 @@ fn events_more_verbose_than_rust_log_are_off_at_the_callsite() {
 /// (tokio-rs/tracing#2519).
 #[test]
 fn a_refused_dynamic_check_does_not_drop_the_next_span() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     use tracing::callsite::{Callsite, Identifier};

@@ -111,7 +111,7 @@ fn every_label_is_documented() {
 
 #[test]
 fn prometheus_config_is_valid() {
-    let Some(promtool) = glimpse_tests::promtool() else {
+    let Some(promtool) = glimpse_test_support::promtool() else {
         return;
     };
     let file = root().join("deploy/prometheus/prometheus.yml");
@@ -135,7 +135,7 @@ fn prometheus_config_is_valid() {
 #[test]
 fn alertmanager_config_is_valid_and_routes_by_severity() {
     let Some(amtool) = which("amtool") else {
-        glimpse_tests::peer_missing(
+        glimpse_test_support::peer_missing(
             "amtool",
             "install Debian's `prometheus-alertmanager` package",
         );

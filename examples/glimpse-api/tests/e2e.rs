@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Service, header, http, receivers, register};
-use glimpse_tests::{OtlpReceiver, Prometheus, SentryReceiver};
+use glimpse_test_support::{OtlpReceiver, Prometheus, SentryReceiver};
 
 fn start_service(otlp: &OtlpReceiver, sentry: &SentryReceiver) -> Service {
     Service::start(&[

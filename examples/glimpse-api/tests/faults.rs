@@ -27,7 +27,7 @@ use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
 use common::{Launch, Response, eventually, register_as};
-use glimpse_tests::{Blackhole, StatusServer, refused_url};
+use glimpse_test_support::{Blackhole, StatusServer, refused_url};
 use serde_json::Value;
 
 /// The bound on one request: far above any normal response, far below a hang.
@@ -543,11 +543,11 @@ fn ops_endpoints_on_their_own_port() {
         "no unmatched 404 series"
     );
     assert!(!text.body.contains("http_route=\"/metrics\""));
-    if glimpse_tests::promtool().is_some() {
+    if glimpse_test_support::promtool().is_some() {
         // Valid; promtool's only remark is its naming lint on the catalogue's
         // `db_client_connection_count` (OpenTelemetry's `db.client.connection.count`), as in
         // glimpse-telemetry-sqlx's tests.
-        if let Err(problems) = glimpse_tests::promtool_check_metrics(&text.body) {
+        if let Err(problems) = glimpse_test_support::promtool_check_metrics(&text.body) {
             for line in problems.lines().skip(1) {
                 assert!(
                     line.starts_with("db_client_connection_count ")

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::{Service, header, http, register};
-use glimpse_tests::{OtlpReceiver, ReceivedSpan, SentryReceiver};
+use glimpse_test_support::{OtlpReceiver, ReceivedSpan, SentryReceiver};
 
 /// The trace id and the flags of a `traceparent`.
 fn trace_of(headers: &[(String, String)]) -> (String, String) {

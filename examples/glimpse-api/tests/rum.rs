@@ -1,12 +1,12 @@
 //! Real-user monitoring in a real browser: Debian's Chromium, headless, driven by
-//! `playwright-core` (tests/peers/rum-browser.mjs), loads the example's page, which loads the real
-//! `web-vitals` module (served by the example from tests/peers/node_modules) and the SDK's
+//! `playwright-core` (test-support/peers/rum-browser.mjs), loads the example's page, which loads the real
+//! `web-vitals` module (served by the example from test-support/peers/node_modules) and the SDK's
 //! snippet; the browser clicks (INP) and leaves the page (hidden: web-vitals reports). Then the
 //! service's `/metrics` must show one page view of every measure for the page's route template,
 //! with the document request's trace as exemplar; and hostile beacons (oversized, malformed, NaN,
 //! unknown names, a wrong media type, a flood) get 4xx, never a 5xx, and add no series.
 //!
-//! Peers: `node`, `tests/peers/node_modules` (`npm ci --prefix tests/peers`) and Chromium
+//! Peers: `node`, `test-support/peers/node_modules` (`npm ci --prefix test-support/peers`) and Chromium
 //! (`apt-get install chromium`, or `CHROMIUM=/path`). Missing ones skip the test, or fail it
 //! with `GLIMPSE_REQUIRE_PEERS=1`.
 
@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Launch, Response, Service, sample};
-use glimpse_tests::peer_missing;
+use glimpse_test_support::peer_missing;
 use serde_json::Value;
 
 const PAGE_ROUTE: &str = "/pages/{name}";
@@ -92,7 +92,7 @@ fn beacons(exposition: &str, outcome: &str) -> f64 {
 
 /// What the browser test needs, or `None` after `peer_missing`.
 fn peers() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let peers_dir = glimpse_tests::peers_dir();
+    let peers_dir = glimpse_test_support::peers_dir();
     let Some(node) = which("node") else {
         peer_missing("node", "node is not on PATH (apt-get install nodejs)");
         return None;
@@ -102,7 +102,7 @@ fn peers() -> Option<(PathBuf, PathBuf, PathBuf)> {
         peer_missing(
             "playwright-core and web-vitals",
             &format!(
-                "{} lacks them: run ./scripts/test or `npm ci --prefix tests/peers`",
+                "{} lacks them: run ./scripts/test or `npm ci --prefix test-support/peers`",
                 peers_dir.join("node_modules").display()
             ),
         );

@@ -34,7 +34,7 @@ use common::{Launch, Service, eventually, receivers};
 use glimpse_telemetry::tracing;
 use glimpse_telemetry::{Config, Protocol};
 use glimpse_telemetry_axum::ResponseError;
-use glimpse_tests::{LogCapture, OtlpReceiver, SentryReceiver};
+use glimpse_test_support::{LogCapture, OtlpReceiver, SentryReceiver};
 use serde_json::Value;
 
 const TOKEN: &str = "tok_9fK2xQv7LmZ3pR8sW1yT";

@@ -12,7 +12,7 @@ use tower::ServiceExt as _;
 
 #[tokio::test]
 async fn capture_sees_the_span_the_access_line_and_one_error_event() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let capture = Capture::new();
@@ -118,7 +118,7 @@ fn crumbs(e: &glimpse_telemetry::sentry::protocol::Event<'static>) -> Vec<String
 /// interleaved, each get only their own breadcrumbs; a request keeps its latest 20.
 #[tokio::test(flavor = "current_thread")]
 async fn request_scopes_exist_only_for_requests_with_breadcrumbs_and_never_mix() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let capture = Capture::new();

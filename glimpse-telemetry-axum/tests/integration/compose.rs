@@ -125,7 +125,7 @@ async fn assert_every_request_seen(t: &Telemetry, addr: std::net::SocketAddr, ca
 /// replaces the app's; it carries a layer of its own).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn layer_then_merge() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -139,7 +139,7 @@ async fn layer_then_merge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_then_layer() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -154,7 +154,7 @@ async fn merge_then_layer() {
 /// The documented way: the layer around the finished app.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instrument_the_finished_app() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -167,7 +167,7 @@ async fn instrument_the_finished_app() {
 /// requests no route template names (`unmatched`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nested_routers_their_fallbacks_and_nested_services() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -201,7 +201,7 @@ async fn nested_routers_their_fallbacks_and_nested_services() {
 /// A custom fallback added after everything else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_fallback() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -215,7 +215,7 @@ async fn custom_fallback() {
 /// A 405 keeps the route's template.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn method_not_allowed_keeps_the_template() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -243,7 +243,7 @@ async fn require_token(req: Request, next: Next) -> Response {
 /// rejections are seen under the route's template.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn route_layer_rejections() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -272,7 +272,7 @@ fn stateful() -> Router<AppState> {
 /// `with_state` before the layer, and the layer (by `Router::layer`) before `with_state`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_state_before_or_after() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -308,7 +308,7 @@ async fn assert_ops_endpoints_stay_out(t: &Telemetry, addr: std::net::SocketAddr
 /// A chunked upload (no `Content-Length`) is measured as it is read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunked_request_bodies_are_measured() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
 use glimpse_telemetry_axum::ResponseError;
-use glimpse_tests::SentryReceiver;
+use glimpse_test_support::SentryReceiver;
 use serde_json::Value;
 
 use crate::common::*;
@@ -35,7 +35,7 @@ fn events_for(sentry: &SentryReceiver, request_id: &str) -> Vec<Value> {
 /// headers or the query string.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_id_reaches_the_access_log_and_the_sentry_event() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(sentry) = SentryReceiver::start() else {
@@ -111,7 +111,7 @@ async fn user_id_reaches_the_access_log_and_the_sentry_event() {
 /// leaves nothing broken: the next requests, and the same route again, are served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_panic_is_a_500_one_event_and_no_poisoned_state() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(sentry) = SentryReceiver::start() else {
@@ -177,7 +177,7 @@ async fn handler_panic_is_a_500_one_event_and_no_poisoned_state() {
 /// each request's event has only its own breadcrumbs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_xx_are_reported_exactly_once() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(sentry) = SentryReceiver::start() else {

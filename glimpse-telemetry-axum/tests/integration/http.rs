@@ -11,7 +11,7 @@ use glimpse_telemetry::otel::sdk::trace::SpanData;
 use glimpse_telemetry::otel::trace::SpanKind;
 use glimpse_telemetry::otel::{Key, Value as OtelValue};
 use glimpse_telemetry_axum::{TelemetryLayer, UserId};
-use glimpse_tests::OtlpReceiver;
+use glimpse_test_support::OtlpReceiver;
 
 use crate::common::*;
 
@@ -42,7 +42,7 @@ fn users_app() -> Router {
 /// semantic-convention attributes, and the response quotes it in its own `traceparent`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn span_is_a_child_of_the_incoming_traceparent() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let Some(otlp) = OtlpReceiver::start() else {
@@ -114,7 +114,7 @@ async fn span_is_a_child_of_the_incoming_traceparent() {
 /// caller sent none or an unusable one, the caller's otherwise; the handler's own lines have it too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_id_in_access_log_equals_response_header() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -183,7 +183,7 @@ async fn request_id_in_access_log_equals_response_header() {
 /// the request's extensions (an outer auth middleware), a `UserId` in the response's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_ids_reach_the_access_line() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -235,7 +235,7 @@ async fn user_ids_reach_the_access_line() {
 /// 10,000 requests to random paths add no series: they are all `http_route="unmatched"`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_404_paths_add_no_series() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let _t = init(Options {
@@ -288,7 +288,7 @@ async fn random_404_paths_add_no_series() {
 /// body) leaves the active-requests gauge where it was, and the request is logged as cancelled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_requests_return_to_zero_after_cancelled_requests() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     use tokio::io::AsyncWriteExt;
@@ -386,7 +386,7 @@ async fn active_requests_return_to_zero_after_cancelled_requests() {
 /// request nor the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_inputs_never_panic() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -471,7 +471,7 @@ async fn malformed_inputs_never_panic() {
 /// Access log levels, per-route sampling, slow requests, excluded and quiet routes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_log_levels_and_sampling() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());

@@ -11,7 +11,7 @@ use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ops_endpoints_serve_metrics_health_and_readiness() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -44,8 +44,8 @@ async fn ops_endpoints_serve_metrics_health_and_readiness() {
         !body.contains("trace_id="),
         "no exemplars in the classic format"
     );
-    if glimpse_tests::promtool().is_some() {
-        glimpse_tests::promtool_check_metrics(&body).unwrap();
+    if glimpse_test_support::promtool().is_some() {
+        glimpse_test_support::promtool_check_metrics(&body).unwrap();
     }
 
     let om = fetch(
@@ -93,7 +93,7 @@ async fn ops_endpoints_serve_metrics_health_and_readiness() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_names_failing_checks_on_a_separate_port() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let _t = init(Options::default());

@@ -105,7 +105,7 @@ fn active(route: &str) -> f64 {
 /// log lines of the connection carrying the upgrade's `requestId`, `userId` and `traceId`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_connections_are_measured_traced_and_logged() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let t = init(Options::default());
@@ -215,10 +215,10 @@ async fn websocket_connections_are_measured_traced_and_logged() {
 /// not: connections are kept for their errors, not their length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_connections_keep_their_errors_not_their_length() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
-    let Some(otlp) = glimpse_tests::OtlpReceiver::start() else {
+    let Some(otlp) = glimpse_test_support::OtlpReceiver::start() else {
         return;
     };
     let _t = init(Options {
@@ -282,7 +282,7 @@ async fn websocket_connections_keep_their_errors_not_their_length() {
 /// when the server's handler returns without closing, and when it panics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn active_connections_return_to_zero_on_drops_and_panics() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let _t = init(Options::default());
@@ -347,7 +347,7 @@ fn pings(route: &str) -> f64 {
 /// trip lands in the histogram; with pings off, none is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pings_measure_the_round_trip_and_can_be_turned_off() {
-    if glimpse_tests::rerun_in_own_process() {
+    if glimpse_test_support::rerun_in_own_process() {
         return;
     }
     let _t = init(Options::default());

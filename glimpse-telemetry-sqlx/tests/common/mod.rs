@@ -208,7 +208,7 @@ async fn connect_first<DB: sqlx::Database>(
             Err(_) => errors.push(format!("{url}: no answer within 5 s")),
         }
     }
-    glimpse_tests::peer_missing(peer, &errors.join("; "));
+    glimpse_test_support::peer_missing(peer, &errors.join("; "));
     None
 }
 

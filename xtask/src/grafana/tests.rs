@@ -35,7 +35,7 @@ fn substitute_grafana_variables(expr: &str) -> String {
 
 #[test]
 fn dashboard_expressions_parse() {
-    let Some(promtool) = glimpse_tests::promtool() else {
+    let Some(promtool) = glimpse_test_support::promtool() else {
         return;
     };
     let exprs = panel_exprs();
@@ -184,14 +184,14 @@ fn grafana_dashboards_match_the_published_schema() {
     if !dir.join("node_modules/@grafana/schema").is_dir()
         || !dir.join("node_modules/typescript").is_dir()
     {
-        glimpse_tests::peer_missing(
+        glimpse_test_support::peer_missing(
             "@grafana/schema",
             "run `npm ci` in deploy/grafana to type-check the dashboards",
         );
         return;
     }
     let Some(node) = which("node") else {
-        glimpse_tests::peer_missing("node", "Node.js is not on PATH");
+        glimpse_test_support::peer_missing("node", "Node.js is not on PATH");
         return;
     };
     let (ok, out) = run(Command::new(node).arg("check.mjs").current_dir(&dir));

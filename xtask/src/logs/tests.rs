@@ -37,7 +37,7 @@ fn yaml_file(path: &str) -> Option<Value> {
         .stderr(std::process::Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        glimpse_tests::peer_missing("python3", "needed to parse the generated YAML");
+        glimpse_test_support::peer_missing("python3", "needed to parse the generated YAML");
         return None;
     };
     {
@@ -49,7 +49,7 @@ fn yaml_file(path: &str) -> Option<Value> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No module named 'yaml'") {
-            glimpse_tests::peer_missing("PyYAML", &err);
+            glimpse_test_support::peer_missing("PyYAML", &err);
             return None;
         }
         panic!("{path} does not parse as YAML: {err}");

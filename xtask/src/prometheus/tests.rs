@@ -90,7 +90,7 @@ fn every_alert_is_tested_firing_and_silent() {
 
 #[test]
 fn promtool_checks_and_tests_the_rules() {
-    let Some(promtool) = glimpse_tests::promtool() else {
+    let Some(promtool) = glimpse_test_support::promtool() else {
         return;
     };
     let dir = root().join("deploy/prometheus");

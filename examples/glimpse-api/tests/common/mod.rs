@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use glimpse_tests::{OtlpReceiver, SentryReceiver};
+use glimpse_test_support::{OtlpReceiver, SentryReceiver};
 use serde_json::Value;
 
 /// What a test keeps of the service's stdout, fed one line at a time (from a reader thread).

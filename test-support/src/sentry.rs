@@ -1,5 +1,5 @@
 //! A real Sentry envelope receiver: Sentry's Spotlight sidecar run by
-//! `tests/peers/sentry-receiver.mjs`.
+//! `test-support/peers/sentry-receiver.mjs`.
 
 use std::time::Duration;
 

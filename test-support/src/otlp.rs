@@ -1,5 +1,5 @@
 //! A real OTLP receiver: `@elastic/mockotlpserver` run by
-//! `tests/peers/otlp-receiver.js`.
+//! `test-support/peers/otlp-receiver.js`.
 
 use std::time::Duration;
 

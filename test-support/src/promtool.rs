@@ -34,14 +34,14 @@ pub fn promtool() -> Option<PathBuf> {
 /// test when it returns `None`:
 ///
 /// ```no_run
-/// if glimpse_tests::promtool().is_none() {
+/// if glimpse_test_support::promtool().is_none() {
 ///     return;
 /// }
-/// glimpse_tests::promtool_check_metrics("# TYPE up gauge\nup 1\n").unwrap();
+/// glimpse_test_support::promtool_check_metrics("# TYPE up gauge\nup 1\n").unwrap();
 /// ```
 pub fn promtool_check_metrics(text: &str) -> Result<(), String> {
     let promtool = find_on_path("promtool").expect(
-        "promtool is not installed: call glimpse_tests::promtool() first and skip the test \
+        "promtool is not installed: call glimpse_test_support::promtool() first and skip the test \
          when it returns None",
     );
     let mut child = Command::new(&promtool)

@@ -2,9 +2,9 @@
 //! workspace's integration tests talk to.
 //!
 //! * [`OtlpReceiver`]: an OTLP/HTTP (protobuf + JSON) and OTLP/gRPC trace
-//!   receiver (`@elastic/mockotlpserver`, run by `tests/peers/otlp-receiver.js`).
+//!   receiver (`@elastic/mockotlpserver`, run by `test-support/peers/otlp-receiver.js`).
 //! * [`SentryReceiver`]: a Sentry envelope receiver (Sentry's Spotlight
-//!   sidecar, run by `tests/peers/sentry-receiver.mjs`).
+//!   sidecar, run by `test-support/peers/sentry-receiver.mjs`).
 //! * [`Blackhole`], [`refused_url`], [`StatusServer`]: a hung collector, a
 //!   port where nothing listens, and a collector/GlitchTip that answers every
 //!   request with a fixed status.
@@ -21,7 +21,7 @@
 //! # Missing peers
 //!
 //! The Node.js peers need `node` on `PATH` and the npm packages installed in
-//! `tests/peers/node_modules`; `promtool` comes from Debian's `prometheus`
+//! `test-support/peers/node_modules`; `promtool` comes from Debian's `prometheus`
 //! package. `./scripts/test` installs everything. When a peer is missing, the
 //! constructor returns `None` after calling [`peer_missing`], which prints
 //! `SKIPPED: ...` — or panics when `GLIMPSE_REQUIRE_PEERS=1` (CI), so that a
@@ -30,7 +30,7 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! let Some(otlp) = glimpse_tests::OtlpReceiver::start() else { return };
+//! let Some(otlp) = glimpse_test_support::OtlpReceiver::start() else { return };
 //! // ... point an exporter at otlp.http_endpoint() / otlp.grpc_endpoint() ...
 //! let spans = otlp.wait_for_spans(Duration::from_secs(10), |s| s.name == "GET /users");
 //! assert_eq!(spans.len(), 1);
@@ -92,7 +92,7 @@ fn peer_missing_with(required: bool, peer: &str, why: &str) {
         panic!(
             "{peer} is required ({REQUIRE_PEERS_ENV}=1) but not available: {why}\n\
              Install the test peers with ./scripts/test (it installs everything: Node.js \
-             packages via `npm ci --prefix tests/peers`, promtool via Debian's `prometheus` \
+             packages via `npm ci --prefix test-support/peers`, promtool via Debian's `prometheus` \
              package), or unset {REQUIRE_PEERS_ENV} to skip tests that need {peer}."
         );
     }
@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn peers_dir_is_inside_this_crate() {
         let dir = peers_dir();
-        assert!(dir.ends_with("tests/peers"), "{}", dir.display());
+        assert!(dir.ends_with("test-support/peers"), "{}", dir.display());
         assert!(dir.join("package.json").is_file());
         assert!(dir.join("otlp-receiver.js").is_file());
         assert!(dir.join("sentry-receiver.mjs").is_file());

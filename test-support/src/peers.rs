@@ -17,9 +17,9 @@ const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(15);
 /// How much of a peer's stderr is kept for error messages.
 const STDERR_KEEP: usize = 64 * 1024;
 
-const INSTALL_HINT: &str = "run ./scripts/test or `npm ci --prefix tests/peers`";
+const INSTALL_HINT: &str = "run ./scripts/test or `npm ci --prefix test-support/peers`";
 
-/// The `tests/peers` folder (the npm package holding the Node.js peers),
+/// The `test-support/peers` folder (the npm package holding the Node.js peers),
 /// located from this crate's manifest directory so that it works from any
 /// crate's tests.
 pub fn peers_dir() -> PathBuf {
@@ -95,9 +95,9 @@ pub(crate) struct PeerProcess {
 pub(crate) struct PeerSpec {
     /// Human name, used in messages (`otlp-receiver`).
     pub name: &'static str,
-    /// Script file inside `tests/peers`.
+    /// Script file inside `test-support/peers`.
     pub script: &'static str,
-    /// npm package (folder inside `tests/peers/node_modules`) the script needs.
+    /// npm package (folder inside `test-support/peers/node_modules`) the script needs.
     pub package: &'static str,
 }
 

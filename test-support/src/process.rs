@@ -19,7 +19,7 @@ const CHILD_VAR: &str = "GLIMPSE_TEST_OWN_PROCESS";
 /// ```no_run
 /// #[test]
 /// fn initialises_telemetry() {
-///     if glimpse_tests::rerun_in_own_process() {
+///     if glimpse_test_support::rerun_in_own_process() {
 ///         return;
 ///     }
 ///     // ... glimpse_telemetry::builder()...init() ...
