@@ -37,7 +37,7 @@ pub use future::ResponseFuture;
 pub use instrumented::{InstrumentedFuture, InstrumentedRouter};
 pub use layer::{TelemetryLayer, TelemetryLayerBuilder};
 pub use metrics::UNMATCHED_ROUTE;
-pub use server_span::{REQUEST_SPAN_TARGET, SPAN_NAME};
 #[cfg(feature = "rum")]
 pub(crate) use server_span::traceparent;
+pub use server_span::{REQUEST_SPAN_TARGET, SPAN_NAME};
 pub use service::TelemetryService;
