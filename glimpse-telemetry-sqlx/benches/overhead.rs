@@ -9,7 +9,8 @@
 //! exporter's included) and the median wall time. sqlx's SQLite driver hands every statement
 //! and row to a worker thread, so on a busy machine wall times mostly measure the scheduler
 //! (criterion's groups can differ by 3x from one run to the next); CPU time outside the worker
-//! is the stable measure of what the instrumentation costs.
+//! is the stable measure of what the instrumentation costs. `OVERHEAD_SINGLE` (see `main`) runs
+//! one case for callgrind's instruction counts.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -244,6 +245,25 @@ fn main() {
         let inst = glimpse_telemetry_sqlx::instrument(&database().await, "bench");
         (bare, inst)
     });
+
+    // `OVERHEAD_SINGLE="<sqlx|instrumented> <n>"` runs only n point queries on that pool, then
+    // flushes, for `valgrind --tool=callgrind` (instruction counts do not depend on the load of
+    // the machine): the instrumentation's instructions per query are
+    // (I(instrumented, 3000) - I(instrumented, 1000) - I(sqlx, 3000) + I(sqlx, 1000)) / 2000.
+    if let Ok(single) = std::env::var("OVERHEAD_SINGLE") {
+        let (case, n) = single.split_once(' ').unwrap_or((&single, "1000"));
+        let n: u32 = n.parse().expect("OVERHEAD_SINGLE: a count after the case");
+        rt.block_on(async {
+            for _ in 0..n {
+                match case {
+                    "sqlx" => fetch_one_bare(&bare).await,
+                    _ => fetch_one_instrumented(&inst).await,
+                }
+            }
+        });
+        telemetry.flush();
+        return;
+    }
 
     let mut c = Criterion::default().configure_from_args();
     criterion_groups(&mut c, &rt, &bare, &inst);
