@@ -329,7 +329,7 @@ impl Builder {
                 opentelemetry::global::set_tracer_provider(p.clone());
                 opentelemetry::global::set_text_map_propagator(propagation::global(&a.propagators));
             }
-            crate::errors::install_panic_hook();
+            crate::reporting::install_panic_hook();
             a.announce();
             Ok(a.guard)
         });
@@ -433,7 +433,7 @@ impl Builder {
         // Errors.
         #[cfg(feature = "sentry")]
         let sentry_guard =
-            crate::errors::start(&config, &identity, &redactor, self.sentry_transport.take())?;
+            crate::reporting::start(&config, &identity, &redactor, self.sentry_transport.take())?;
 
         // Logs.
         let (sink, writer_thread) =
