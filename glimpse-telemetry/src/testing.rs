@@ -112,7 +112,10 @@ impl Capture {
         let provider = crate::traces::provider(
             MemoryExporter(spans.clone()),
             &crate::Config {
-                sampler: Sampler::AlwaysOn,
+                traces: crate::config::TracesConfig {
+                    sampler: Sampler::AlwaysOn,
+                    ..crate::config::TracesConfig::default()
+                },
                 ..crate::Config::default()
             },
             opentelemetry_sdk::Resource::builder_empty()

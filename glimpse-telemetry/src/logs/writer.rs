@@ -194,7 +194,7 @@ pub(crate) fn start(
     config: &crate::Config,
     out: Option<Box<dyn Write + Send>>,
 ) -> Result<Option<(LogSink, JoinHandle<()>)>, crate::Error> {
-    match config.log_format {
+    match config.logs.log_format {
         crate::config::LogFormat::Json => {
             let out = out.unwrap_or_else(|| Box::new(std::io::stdout()));
             let dropped = crate::metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED

@@ -131,14 +131,15 @@ pub(crate) fn start(
     redactor: &crate::redact::Redactor,
     transport: Option<Arc<dyn sentry::TransportFactory>>,
 ) -> Result<Option<sentry::ClientInitGuard>, crate::Error> {
-    let Some(dsn) = &config.sentry_dsn else {
+    let Some(dsn) = &config.reporting.sentry_dsn else {
         return Ok(None);
     };
     let environment = config
+        .reporting
         .sentry_environment
         .clone()
         .unwrap_or_else(|| config.environment.as_str().to_owned());
-    let release = config.sentry_release.clone().or_else(|| {
+    let release = config.reporting.sentry_release.clone().or_else(|| {
         identity
             .version
             .as_ref()
@@ -148,7 +149,7 @@ pub(crate) fn start(
         dsn,
         environment,
         release,
-        config.sentry_sample_rate,
+        config.reporting.sentry_sample_rate,
         identity.host.clone(),
         redactor.clone(),
         transport,

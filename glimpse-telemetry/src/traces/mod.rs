@@ -266,7 +266,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
     redactor: &Redactor,
     endpoint: String,
 ) -> Traces {
-    let (batch, sampler) = (&config.batch, &config.sampler);
+    let (batch, sampler) = (&config.traces.batch, &config.traces.sampler);
     let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
     let exporter = CountingExporter {
         inner: exporter,
@@ -322,12 +322,12 @@ pub(crate) fn otlp_exporter(
 ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
     use opentelemetry_otlp::WithExportConfig as _;
     let endpoint = config.traces_endpoint();
-    match config.protocol {
+    match config.traces.protocol {
         #[cfg(feature = "otlp-grpc")]
         crate::config::Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig as _;
             let mut headers = http::HeaderMap::new();
-            for (k, v) in &config.headers {
+            for (k, v) in &config.traces.headers {
                 // The configuration checked both parse.
                 if let (Ok(k), Ok(v)) = (
                     http::HeaderName::from_bytes(k.as_bytes()),
@@ -344,7 +344,7 @@ pub(crate) fn otlp_exporter(
             opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
-                .with_timeout(config.export_timeout)
+                .with_timeout(config.traces.export_timeout)
                 .with_metadata(metadata)
                 .build()
                 .map_err(|e| crate::Error::setup("OTLP gRPC exporter", e))
@@ -357,15 +357,15 @@ pub(crate) fn otlp_exporter(
                 .with_http()
                 .with_endpoint(endpoint)
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(config.export_timeout)
-                .with_headers(config.headers.iter().cloned().collect())
+                .with_timeout(config.traces.export_timeout)
+                .with_headers(config.traces.headers.iter().cloned().collect())
                 .build()
                 .map_err(|e| crate::Error::setup("OTLP HTTP exporter", e))
         }
         #[allow(unreachable_patterns)]
         _ => Err(crate::Error::invalid(
             "OTEL_EXPORTER_OTLP_PROTOCOL",
-            format!("{:?}", config.protocol),
+            format!("{:?}", config.traces.protocol),
             "a protocol whose feature (otlp-grpc, otlp-http) this build of glimpse-telemetry enables",
         )),
     }
