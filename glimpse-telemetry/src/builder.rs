@@ -419,7 +419,8 @@ impl Builder {
 
         // Traces.
         let provider = crate::traces::start(
-            &config,
+            &config.traces,
+            config.sdk_disabled,
             self.exporter.take().map(|make| BoxedExporter(make())),
             runtime.as_ref(),
             &identity,
@@ -432,12 +433,17 @@ impl Builder {
 
         // Errors.
         #[cfg(feature = "sentry")]
-        let sentry_guard =
-            crate::reporting::start(&config, &identity, &redactor, self.sentry_transport.take())?;
+        let sentry_guard = crate::reporting::start(
+            &config.reporting,
+            config.environment,
+            &identity,
+            &redactor,
+            self.sentry_transport.take(),
+        )?;
 
         // Logs.
         let (sink, writer_thread) =
-            match crate::logs::writer::start(&config, self.log_writer.take())? {
+            match crate::logs::writer::start(&config.logs, self.log_writer.take())? {
                 Some((sink, handle)) => (Some(sink), Some(handle)),
                 None => (None, None),
             };

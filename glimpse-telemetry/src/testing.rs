@@ -111,12 +111,9 @@ impl Capture {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let provider = crate::traces::provider(
             MemoryExporter(spans.clone()),
-            &crate::Config {
-                traces: crate::config::TracesConfig {
-                    sampler: Sampler::AlwaysOn,
-                    ..crate::config::TracesConfig::default()
-                },
-                ..crate::Config::default()
+            &crate::config::TracesConfig {
+                sampler: Sampler::AlwaysOn,
+                ..crate::config::TracesConfig::default()
             },
             opentelemetry_sdk::Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("service.name", "test")])

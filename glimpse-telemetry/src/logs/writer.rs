@@ -191,10 +191,10 @@ fn run(shared: &Shared) {
 /// # Errors
 /// The writer thread could not be spawned.
 pub(crate) fn start(
-    config: &crate::Config,
+    config: &crate::config::LogsConfig,
     out: Option<Box<dyn Write + Send>>,
 ) -> Result<Option<(LogSink, JoinHandle<()>)>, crate::Error> {
-    match config.logs.log_format {
+    match config.log_format {
         crate::config::LogFormat::Json => {
             let out = out.unwrap_or_else(|| Box::new(std::io::stdout()));
             let dropped = crate::metrics::catalogue::GLIMPSE_TELEMETRY_LOG_LINES_DROPPED

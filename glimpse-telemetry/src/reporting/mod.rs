@@ -119,27 +119,27 @@ pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Starts GlitchTip reporting when `SENTRY_DSN` is set (binding the client to the process-wide
-/// hub, as the sentry crate does): environment from `SENTRY_ENVIRONMENT` or `GLIMPSE_ENV`,
-/// release from `SENTRY_RELEASE` or `<service>@<version>`.
+/// hub, as the sentry crate does): environment from `SENTRY_ENVIRONMENT` or `environment`
+/// (`GLIMPSE_ENV`), release from `SENTRY_RELEASE` or `<service>@<version>`.
 ///
 /// # Errors
 /// A DSN or transport the sentry client refuses.
 #[cfg(feature = "sentry")]
 pub(crate) fn start(
-    config: &crate::Config,
+    config: &crate::config::ReportingConfig,
+    environment: crate::Environment,
     identity: &crate::resource::ServiceIdentity,
     redactor: &crate::redact::Redactor,
     transport: Option<Arc<dyn sentry::TransportFactory>>,
 ) -> Result<Option<sentry::ClientInitGuard>, crate::Error> {
-    let Some(dsn) = &config.reporting.sentry_dsn else {
+    let Some(dsn) = &config.sentry_dsn else {
         return Ok(None);
     };
     let environment = config
-        .reporting
         .sentry_environment
         .clone()
-        .unwrap_or_else(|| config.environment.as_str().to_owned());
-    let release = config.reporting.sentry_release.clone().or_else(|| {
+        .unwrap_or_else(|| environment.as_str().to_owned());
+    let release = config.sentry_release.clone().or_else(|| {
         identity
             .version
             .as_ref()
@@ -149,7 +149,7 @@ pub(crate) fn start(
         dsn,
         environment,
         release,
-        config.reporting.sentry_sample_rate,
+        config.sentry_sample_rate,
         identity.host.clone(),
         redactor.clone(),
         transport,

@@ -30,7 +30,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
 };
 
-use crate::config::Sampler;
+use crate::config::{Sampler, TracesConfig};
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
 pub use crate::subscriber::SKIP_OTEL_FIELD;
@@ -212,20 +212,21 @@ fn redact_attributes(redactor: &Redactor, attrs: &mut [KeyValue]) {
     }
 }
 
-/// Starts what the configuration asks of traces: nothing with `OTEL_SDK_DISABLED=true`;
+/// Starts what the traces section asks: nothing when `sdk_disabled` (`OTEL_SDK_DISABLED=true`);
 /// otherwise the provider exporting to `exporter` (a caller's, for tests and benchmarks) or to
 /// the configured OTLP endpoint, on `runtime` for gRPC.
 ///
 /// # Errors
 /// An OTLP exporter that cannot be built, or a protocol this build has no feature for.
 pub(crate) fn start<E: SpanExporter + 'static>(
-    config: &crate::Config,
+    config: &TracesConfig,
+    sdk_disabled: bool,
     exporter: Option<E>,
     runtime: Option<&tokio::runtime::Runtime>,
     identity: &crate::resource::ServiceIdentity,
     redactor: &Redactor,
 ) -> Result<Option<Traces>, crate::Error> {
-    if config.sdk_disabled {
+    if sdk_disabled {
         return Ok(None);
     }
     let resource = identity.otel_resource();
@@ -261,12 +262,12 @@ pub(crate) struct Traces {
 /// (batch settings, sampler and "keep errors and slow" from `config`).
 pub(crate) fn provider<E: SpanExporter + 'static>(
     exporter: E,
-    config: &crate::Config,
+    config: &TracesConfig,
     resource: Resource,
     redactor: &Redactor,
     endpoint: String,
 ) -> Traces {
-    let (batch, sampler) = (&config.traces.batch, &config.traces.sampler);
+    let (batch, sampler) = (&config.batch, &config.sampler);
     let accounting = SpanAccounting::new(batch.max_queue_size, endpoint);
     let exporter = CountingExporter {
         inner: exporter,
@@ -317,17 +318,17 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
 /// The OTLP exporter chosen by the configuration.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_exporter(
-    config: &crate::Config,
+    config: &TracesConfig,
     runtime: Option<&tokio::runtime::Runtime>,
 ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
     use opentelemetry_otlp::WithExportConfig as _;
     let endpoint = config.traces_endpoint();
-    match config.traces.protocol {
+    match config.protocol {
         #[cfg(feature = "otlp-grpc")]
         crate::config::Protocol::Grpc => {
             use opentelemetry_otlp::WithTonicConfig as _;
             let mut headers = http::HeaderMap::new();
-            for (k, v) in &config.traces.headers {
+            for (k, v) in &config.headers {
                 // The configuration checked both parse.
                 if let (Ok(k), Ok(v)) = (
                     http::HeaderName::from_bytes(k.as_bytes()),
@@ -344,7 +345,7 @@ pub(crate) fn otlp_exporter(
             opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
-                .with_timeout(config.traces.export_timeout)
+                .with_timeout(config.export_timeout)
                 .with_metadata(metadata)
                 .build()
                 .map_err(|e| crate::Error::setup("OTLP gRPC exporter", e))
@@ -357,15 +358,15 @@ pub(crate) fn otlp_exporter(
                 .with_http()
                 .with_endpoint(endpoint)
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(config.traces.export_timeout)
-                .with_headers(config.traces.headers.iter().cloned().collect())
+                .with_timeout(config.export_timeout)
+                .with_headers(config.headers.iter().cloned().collect())
                 .build()
                 .map_err(|e| crate::Error::setup("OTLP HTTP exporter", e))
         }
         #[allow(unreachable_patterns)]
         _ => Err(crate::Error::invalid(
             "OTEL_EXPORTER_OTLP_PROTOCOL",
-            format!("{:?}", config.traces.protocol),
+            format!("{:?}", config.protocol),
             "a protocol whose feature (otlp-grpc, otlp-http) this build of glimpse-telemetry enables",
         )),
     }
