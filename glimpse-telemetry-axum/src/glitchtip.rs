@@ -3,17 +3,17 @@
 //! With error reporting on (the core's `SENTRY_DSN`), nothing is made per request: no sentry
 //! `Hub`, no scope, no transaction name. The layer only tells the core, on the request span, the
 //! request's method (a static name) and route (the route's shared label), when it starts and again
-//! when it learns the route ([`describe_request`](glimpse_telemetry::errors::describe_request)).
+//! when it learns the route ([`describe_request`](glimpse_telemetry::reporting::describe_request)).
 //! When an event is captured in the request, the core assembles its context from that span: the
 //! transaction name (`GET /users/{id}`), the `http.route` and `http.request.method` tags, the
 //! request id, the user, the trace id, and the request's own breadcrumbs (kept on its span, so
 //! one request's never show up in another's event). The access lines are never breadcrumbs
-//! ([`NO_BREADCRUMB_FIELD`](glimpse_telemetry::errors::NO_BREADCRUMB_FIELD)).
+//! ([`NO_BREADCRUMB_FIELD`](glimpse_telemetry::reporting::NO_BREADCRUMB_FIELD)).
 //!
 //! A 5xx response then gives exactly one event:
 //! - if something in the request already reported (an `ERROR` log in the handler, a panic through
 //!   the core's panic hook, `capture_error`), the core noted it on the request span
-//!   ([`reported`](glimpse_telemetry::errors::reported)), and the access log's `ERROR` line is
+//!   ([`reported`](glimpse_telemetry::reporting::reported)), and the access log's `ERROR` line is
 //!   written without reporting again;
 //! - otherwise the access log's `ERROR` line is the report: the core turns it into an event with
 //!   the line's fields (method, route, path without the query string, status, duration), and with

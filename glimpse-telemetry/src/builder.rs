@@ -148,13 +148,13 @@ impl Builder {
 
     /// The log line format, overriding `GLIMPSE_LOG_FORMAT`.
     pub fn log_format(self, format: LogFormat) -> Self {
-        self.with(move |c| c.log_format = format)
+        self.with(move |c| c.logs.log_format = format)
     }
 
     /// The log filter, overriding `RUST_LOG` (validated by `init`).
     pub fn log_filter(self, directives: impl Into<String>) -> Self {
         let directives = directives.into();
-        self.with(move |c| c.log_filter = directives.clone())
+        self.with(move |c| c.logs.log_filter = directives.clone())
     }
 
     /// Where JSON log lines go instead of stdout (a file, or `std::io::sink()` in benchmarks).
@@ -167,12 +167,12 @@ impl Builder {
     /// More key fragments whose values are redacted, added to `GLIMPSE_LOG_REDACT`'s.
     pub fn redact_keys<S: Into<String>>(self, keys: impl IntoIterator<Item = S>) -> Self {
         let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
-        self.with(move |c| c.redact_keys.extend(keys.iter().cloned()))
+        self.with(move |c| c.logs.redact_keys.extend(keys.iter().cloned()))
     }
 
     /// The trace sampler, overriding `OTEL_TRACES_SAMPLER`.
     pub fn sampler(self, sampler: Sampler) -> Self {
-        self.with(move |c| c.sampler = sampler.clone())
+        self.with(move |c| c.traces.sampler = sampler.clone())
     }
 
     /// What "keep errors and slow" keeps of the traces head sampling refuses, overriding
@@ -190,8 +190,8 @@ impl Builder {
     /// ```
     pub fn keep_traces(self, keep: KeepTraces) -> Self {
         self.with(move |c| {
-            c.keep_traces = keep.clone();
-            c.keep_traces_set = true;
+            c.traces.keep_traces = keep.clone();
+            c.traces.keep_traces_set = true;
         })
     }
 
@@ -200,14 +200,14 @@ impl Builder {
     pub fn otlp_endpoint(self, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
         self.with(move |c| {
-            c.endpoint = Some(endpoint.clone());
-            c.endpoint_is_signal_specific = true;
+            c.traces.endpoint = Some(endpoint.clone());
+            c.traces.endpoint_is_signal_specific = true;
         })
     }
 
     /// The OTLP protocol, overriding `OTEL_EXPORTER_OTLP_PROTOCOL`.
     pub fn protocol(self, protocol: Protocol) -> Self {
-        self.with(move |c| c.protocol = protocol.clone())
+        self.with(move |c| c.traces.protocol = protocol.clone())
     }
 
     /// No spans are recorded or exported (as `OTEL_SDK_DISABLED=true`).
@@ -230,7 +230,7 @@ impl Builder {
     /// The GlitchTip DSN, overriding `SENTRY_DSN`.
     pub fn sentry_dsn(self, dsn: impl Into<String>) -> Self {
         let dsn = dsn.into();
-        self.with(move |c| c.sentry_dsn = Some(dsn.clone()))
+        self.with(move |c| c.reporting.sentry_dsn = Some(dsn.clone()))
     }
 
     /// Sends GlitchTip events through this transport (tests capture events this way).
@@ -245,12 +245,12 @@ impl Builder {
 
     /// Serves `GET /metrics` on this address, overriding `GLIMPSE_METRICS_ADDR`.
     pub fn metrics_addr(self, addr: SocketAddr) -> Self {
-        self.with(move |c| c.metrics_addr = Some(addr))
+        self.with(move |c| c.metrics.metrics_addr = Some(addr))
     }
 
     /// The default series limit per metric family, overriding `GLIMPSE_METRICS_MAX_SERIES`.
     pub fn max_series(self, n: usize) -> Self {
-        self.with(move |c| c.max_series = n.max(1))
+        self.with(move |c| c.metrics.max_series = n.max(1))
     }
 
     /// How long shutdown may take, overriding `GLIMPSE_SHUTDOWN_TIMEOUT_MS` (default 5 s).
@@ -329,7 +329,7 @@ impl Builder {
                 opentelemetry::global::set_tracer_provider(p.clone());
                 opentelemetry::global::set_text_map_propagator(propagation::global(&a.propagators));
             }
-            crate::errors::install_panic_hook();
+            crate::reporting::install_panic_hook();
             a.announce();
             Ok(a.guard)
         });
@@ -367,7 +367,7 @@ impl Builder {
 
     fn assemble(mut self) -> Result<Assembled, Error> {
         let config = self.resolved_config()?;
-        let filter = directives(&config.log_filter);
+        let filter = directives(&config.logs.log_filter);
         TelemetryFilter::new(&filter)?; // validate before starting anything
 
         #[cfg(feature = "tls")]
@@ -392,18 +392,18 @@ impl Builder {
             host: crate::resource::host_name(),
             attributes: config.resource_attributes.clone(),
         };
-        let redactor = Redactor::new(&config.redact_keys);
+        let redactor = Redactor::new(&config.logs.redact_keys);
 
-        metrics::set_default_max_series(config.max_series);
+        metrics::set_default_max_series(config.metrics.max_series);
         metrics::security::register();
         crate::business::register();
         metrics::runtime::register_current();
         metrics::register_collector(identity.target_info());
 
-        let needs_runtime = config.metrics_addr.is_some()
+        let needs_runtime = config.metrics.metrics_addr.is_some()
             || (!config.sdk_disabled
                 && self.exporter.is_none()
-                && config.protocol == Protocol::Grpc);
+                && config.traces.protocol == Protocol::Grpc);
         let runtime = if needs_runtime {
             Some(
                 tokio::runtime::Builder::new_multi_thread()
@@ -419,7 +419,8 @@ impl Builder {
 
         // Traces.
         let provider = crate::traces::start(
-            &config,
+            &config.traces,
+            config.sdk_disabled,
             self.exporter.take().map(|make| BoxedExporter(make())),
             runtime.as_ref(),
             &identity,
@@ -432,26 +433,31 @@ impl Builder {
 
         // Errors.
         #[cfg(feature = "sentry")]
-        let sentry_guard =
-            crate::errors::start(&config, &identity, &redactor, self.sentry_transport.take())?;
+        let sentry_guard = crate::reporting::start(
+            &config.reporting,
+            config.environment,
+            &identity,
+            &redactor,
+            self.sentry_transport.take(),
+        )?;
 
         // Logs.
         let (sink, writer_thread) =
-            match crate::logs::writer::start(&config, self.log_writer.take())? {
+            match crate::logs::writer::start(&config.logs, self.log_writer.take())? {
                 Some((sink, handle)) => (Some(sink), Some(handle)),
                 None => (None, None),
             };
 
         // Bound before anything global is installed: a taken port leaves the process untouched.
         #[cfg(feature = "metrics-server")]
-        let metrics_addr = match (config.metrics_addr, &runtime) {
+        let metrics_addr = match (config.metrics.metrics_addr, &runtime) {
             (Some(addr), Some(rt)) => Some(metrics::server::start(addr, rt)?),
             _ => None,
         };
         #[cfg(not(feature = "metrics-server"))]
         let metrics_addr = None;
         #[cfg(not(feature = "metrics-server"))]
-        if let Some(addr) = config.metrics_addr {
+        if let Some(addr) = config.metrics.metrics_addr {
             return Err(Error::invalid(
                 "GLIMPSE_METRICS_ADDR",
                 addr.to_string(),
@@ -469,13 +475,13 @@ impl Builder {
             redactor: &redactor,
             service: &identity.name,
             sink: sink.clone(),
-            sampling: &config.debug_sampling,
+            sampling: &config.logs.debug_sampling,
             held,
             tracer: provider.as_ref().map(|p| {
                 use opentelemetry::trace::TracerProvider as _;
                 p.tracer("glimpse-telemetry")
             }),
-            pretty: config.log_format == LogFormat::Pretty,
+            pretty: config.logs.log_format == LogFormat::Pretty,
             errors: errors_on,
             span_event_level: self
                 .span_event_level
@@ -493,7 +499,7 @@ impl Builder {
 
         Ok(Assembled {
             dispatch,
-            propagators: config.propagators.clone(),
+            propagators: config.traces.propagators.clone(),
             announcement,
             guard: TelemetryGuard {
                 provider,

@@ -57,7 +57,7 @@ impl TelemetryGuard {
         }
         #[cfg(feature = "sentry")]
         if let Some(client) = sentry::Hub::main().client() {
-            crate::errors::reporter::flush(deadline.saturating_duration_since(Instant::now()));
+            crate::reporting::reporter::flush(deadline.saturating_duration_since(Instant::now()));
             client.flush(Some(deadline.saturating_duration_since(Instant::now())));
         }
         if let Some((sink, _)) = &self.logs {
@@ -89,7 +89,7 @@ impl TelemetryGuard {
                 }
                 #[cfg(feature = "sentry")]
                 if let Some(guard) = sentry {
-                    crate::errors::reporter::flush(
+                    crate::reporting::reporter::flush(
                         deadline.saturating_duration_since(Instant::now()),
                     );
                     if let Some(client) = sentry::Hub::main().client() {

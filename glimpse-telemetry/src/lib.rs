@@ -21,7 +21,7 @@
 //! - [`logs`]: one JSON object per line on stdout, with `requestId`, `userId` and `traceId`;
 //! - [`metrics`]: a prometheus-client registry with series limits and trace exemplars, and the
 //!   exposition for `/metrics` (the `glimpse-telemetry-axum` crate serves it);
-//! - [`errors`]: GlitchTip events for `ERROR` logs and panics;
+//! - [`reporting`]: GlitchTip events for `ERROR` logs and panics;
 //! - [`context`]: the current request's ids, and [`context::set_user_id`];
 //! - [`TelemetryGuard`]: flushes everything on shutdown, within a time limit.
 //!
@@ -41,12 +41,12 @@ pub mod business;
 pub mod config;
 pub mod context;
 mod error;
-pub mod errors;
 mod guard;
 pub mod logs;
 pub mod metrics;
 pub mod propagation;
 pub mod redact;
+pub mod reporting;
 mod resource;
 mod subscriber;
 #[cfg(feature = "testing")]

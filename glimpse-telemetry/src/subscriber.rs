@@ -44,7 +44,7 @@ pub(crate) struct TelemetryFilter {
     /// span that will not be exported, that work is thrown away.
     span_events_only: bool,
     /// For the GlitchTip layer: `WARN`/`INFO` events marked
-    /// [`NO_BREADCRUMB_FIELD`](crate::errors::NO_BREADCRUMB_FIELD) are refused before `RUST_LOG`
+    /// [`NO_BREADCRUMB_FIELD`](crate::reporting::NO_BREADCRUMB_FIELD) are refused before `RUST_LOG`
     /// is consulted (the access line of every request is one).
     skip_no_breadcrumb: bool,
     /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
@@ -127,7 +127,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             && *meta.level() > Level::ERROR
             && meta
                 .fields()
-                .field(crate::errors::NO_BREADCRUMB_FIELD)
+                .field(crate::reporting::NO_BREADCRUMB_FIELD)
                 .is_some()
         {
             false
@@ -301,7 +301,7 @@ impl Layers<'_> {
         #[cfg(feature = "sentry")]
         if self.errors {
             layers.push(
-                crate::errors::SentryLayer {
+                crate::reporting::SentryLayer {
                     redactor: self.redactor.clone(),
                 }
                 .with_filter(

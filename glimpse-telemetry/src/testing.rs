@@ -111,9 +111,9 @@ impl Capture {
         let spans = Arc::new(Mutex::new(Vec::new()));
         let provider = crate::traces::provider(
             MemoryExporter(spans.clone()),
-            &crate::Config {
+            &crate::config::TracesConfig {
                 sampler: Sampler::AlwaysOn,
-                ..crate::Config::default()
+                ..crate::config::TracesConfig::default()
             },
             opentelemetry_sdk::Resource::builder_empty()
                 .with_attributes([opentelemetry::KeyValue::new("service.name", "test")])
@@ -207,7 +207,7 @@ impl Capture {
     pub fn error_events(&self) -> Vec<sentry::protocol::Event<'static>> {
         // Resolving a backtrace in a debug test binary takes seconds on a loaded machine; this
         // returns as soon as the queue is empty.
-        crate::errors::reporter::flush(std::time::Duration::from_secs(30));
+        crate::reporting::reporter::flush(std::time::Duration::from_secs(30));
         if let Some(client) = self.hub.client() {
             client.flush(Some(std::time::Duration::from_secs(1)));
         }
@@ -234,7 +234,7 @@ fn sentry_hub(redactor: Redactor) -> (Arc<sentry::Hub>, Events) {
         Arc::new(move |_: &sentry::ClientOptions| {
             Arc::new(MemoryTransport(transport_events.clone())) as Arc<dyn sentry::Transport>
         });
-    let options = crate::errors::client_options(
+    let options = crate::reporting::client_options(
         "http://public@127.0.0.1:1/1",
         "test".to_owned(),
         Some("test@0.0.0".to_owned()),
@@ -268,7 +268,7 @@ fn sentry_hub(redactor: Redactor) -> (Arc<sentry::Hub>, Events) {
 /// ```
 #[cfg(feature = "sentry")]
 pub fn error_scopes_created() -> u64 {
-    crate::errors::scope::CREATED.load(std::sync::atomic::Ordering::Relaxed)
+    crate::reporting::scope::CREATED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The value of one sample in the SDK's registry: `name` as exposed (`..._total`, `..._count`),

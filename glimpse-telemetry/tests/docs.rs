@@ -1,4 +1,4 @@
-//! `docs/configuration.md` lists exactly the variables `config.rs` reads.
+//! `docs/configuration.md` lists exactly the variables `config/` reads.
 
 use std::collections::BTreeSet;
 
@@ -22,10 +22,21 @@ fn variables_in(text: &str) -> BTreeSet<String> {
 #[test]
 fn configuration_doc_lists_every_variable_read() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let code = std::fs::read_to_string(format!("{root}/glimpse-telemetry/src/config.rs")).unwrap();
-    let code = &code[..code.find("#[cfg(test)]").unwrap_or(code.len())];
+    let mut files: Vec<_> = std::fs::read_dir(format!("{root}/glimpse-telemetry/src/config"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .collect();
+    files.sort();
+    let code: String = files
+        .iter()
+        .map(|path| {
+            let code = std::fs::read_to_string(path).unwrap();
+            code[..code.find("#[cfg(test)]").unwrap_or(code.len())].to_owned()
+        })
+        .collect();
     let doc = std::fs::read_to_string(format!("{root}/docs/configuration.md")).unwrap();
-    let read = variables_in(code);
+    let read = variables_in(&code);
     assert!(read.len() > 20, "found {read:?}");
     let table: BTreeSet<String> = doc
         .lines()

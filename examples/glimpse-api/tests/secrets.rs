@@ -216,7 +216,7 @@ async fn checkout(State(pool): State<Pool>, headers: HeaderMap, body: String) ->
 
     // An error reported directly, and a 5xx carrying the card in its message.
     let err = std::io::Error::other(format!("card {card} declined by the issuer"));
-    glimpse_telemetry::errors::capture_error(&err);
+    glimpse_telemetry::reporting::capture_error(&err);
     (
         StatusCode::BAD_GATEWAY,
         ResponseError::new(std::io::Error::other(format!(
@@ -373,7 +373,7 @@ fn secrets_stay_out_of_logs_spans_and_events() {
         && l["http_status"] == 502
         && l["path"] == "/checkout"));
     assert!(has(&of(&ids[2]), &|l| l["target"]
-        == glimpse_telemetry::errors::PANIC_TARGET));
+        == glimpse_telemetry::reporting::PANIC_TARGET));
 
     let spans = otlp.wait_until(Duration::from_secs(20), |spans| {
         ["POST /checkout", "POST /refund", "POST /verify", "charge"]

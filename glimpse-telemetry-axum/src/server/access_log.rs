@@ -99,7 +99,7 @@ pub(crate) fn write(f: &Finished, route: &RouteState, span: &Span, cx: &Context)
         // In the request span (GlitchTip reads the request's context from it), reported when
         // nothing reported for this request yet, else under a silent hub: one event per failed
         // request.
-        if glimpse_telemetry::errors::reported(span) {
+        if glimpse_telemetry::reporting::reported(span) {
             Hub::run(silent_hub(), || span.in_scope(|| line.error()));
         } else {
             span.in_scope(|| line.error());

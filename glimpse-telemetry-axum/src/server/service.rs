@@ -85,7 +85,7 @@ where
                 && let Some(route) = matched
             {
                 let state = self.routes.route(Some(route.as_str()));
-                glimpse_telemetry::errors::describe_request(
+                glimpse_telemetry::reporting::describe_request(
                     &tracing::Span::current(),
                     METHODS[method_index(req.method())],
                     &state.route,

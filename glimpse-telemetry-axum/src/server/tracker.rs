@@ -116,7 +116,7 @@ impl Tracker {
         };
         // What GlitchTip events captured in the request say about it, kept on the span (no
         // allocation); nothing else of error reporting is made unless something is captured.
-        let described = glimpse_telemetry::errors::describe_request(
+        let described = glimpse_telemetry::reporting::describe_request(
             &span,
             METHODS[method_index],
             &route.route,
@@ -202,7 +202,7 @@ impl Tracker {
             // While polled, the inner service described the request itself, before the handler
             // ran; from `call`, the span was not entered: describe it here, before any poll.
             if self.described && !slot.in_poll {
-                glimpse_telemetry::errors::describe_request(
+                glimpse_telemetry::reporting::describe_request(
                     &self.span,
                     METHODS[self.method_index],
                     &self.route.route,

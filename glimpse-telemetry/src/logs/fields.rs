@@ -35,7 +35,7 @@ pub(crate) struct SpanFields {
     pub(crate) request_id: Option<Box<str>>,
     pub(crate) user_id: Option<Box<str>>,
     /// What an HTTP adapter said about the request this span serves
-    /// ([`errors::describe_request`](crate::errors::describe_request)).
+    /// ([`reporting::describe_request`](crate::reporting::describe_request)).
     pub(crate) http: Option<HttpRequest>,
 }
 

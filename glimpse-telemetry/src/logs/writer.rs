@@ -191,7 +191,7 @@ fn run(shared: &Shared) {
 /// # Errors
 /// The writer thread could not be spawned.
 pub(crate) fn start(
-    config: &crate::Config,
+    config: &crate::config::LogsConfig,
     out: Option<Box<dyn Write + Send>>,
 ) -> Result<Option<(LogSink, JoinHandle<()>)>, crate::Error> {
     match config.log_format {

@@ -12,7 +12,7 @@
 //!   decided: **kept** (every held span is re-flagged sampled and handed on) when any span of
 //!   it ended with an error status or `error.type` (a 5xx, a panic, a cancelled request, a
 //!   failed query), when an ERROR event was logged inside it ([`MarkOnError`]) or
-//!   [`crate::errors::capture_error`] reported one, or when the root lasted at least the slow
+//!   [`crate::reporting::capture_error`] reported one, or when the root lasted at least the slow
 //!   threshold; **dropped** otherwise. Once a trace is kept, later spans of it pass through.
 //! - A WebSocket connection's span is a local root of its own (the connection's adapter gives
 //!   it its upgrade request's span as a remote parent, and starts it before that request
@@ -459,7 +459,7 @@ impl<P: SpanProcessor> SpanProcessor for KeepProcessor<P> {
     }
 }
 
-/// Keeps the trace of every ERROR event (and of [`crate::errors::capture_error`]): a layer
+/// Keeps the trace of every ERROR event (and of [`crate::reporting::capture_error`]): a layer
 /// under the filter of the built-in layers, with events at ERROR only.
 pub(crate) struct MarkOnError(pub(crate) Arc<Held>);
 

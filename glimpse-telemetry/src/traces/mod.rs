@@ -30,7 +30,7 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
 };
 
-use crate::config::Sampler;
+use crate::config::{Sampler, TracesConfig};
 use crate::metrics::{Counter, catalogue};
 use crate::redact::{REDACTED, Redactor};
 pub use crate::subscriber::SKIP_OTEL_FIELD;
@@ -212,20 +212,21 @@ fn redact_attributes(redactor: &Redactor, attrs: &mut [KeyValue]) {
     }
 }
 
-/// Starts what the configuration asks of traces: nothing with `OTEL_SDK_DISABLED=true`;
+/// Starts what the traces section asks: nothing when `sdk_disabled` (`OTEL_SDK_DISABLED=true`);
 /// otherwise the provider exporting to `exporter` (a caller's, for tests and benchmarks) or to
 /// the configured OTLP endpoint, on `runtime` for gRPC.
 ///
 /// # Errors
 /// An OTLP exporter that cannot be built, or a protocol this build has no feature for.
 pub(crate) fn start<E: SpanExporter + 'static>(
-    config: &crate::Config,
+    config: &TracesConfig,
+    sdk_disabled: bool,
     exporter: Option<E>,
     runtime: Option<&tokio::runtime::Runtime>,
     identity: &crate::resource::ServiceIdentity,
     redactor: &Redactor,
 ) -> Result<Option<Traces>, crate::Error> {
-    if config.sdk_disabled {
+    if sdk_disabled {
         return Ok(None);
     }
     let resource = identity.otel_resource();
@@ -261,7 +262,7 @@ pub(crate) struct Traces {
 /// (batch settings, sampler and "keep errors and slow" from `config`).
 pub(crate) fn provider<E: SpanExporter + 'static>(
     exporter: E,
-    config: &crate::Config,
+    config: &TracesConfig,
     resource: Resource,
     redactor: &Redactor,
     endpoint: String,
@@ -317,7 +318,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
 /// The OTLP exporter chosen by the configuration.
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 pub(crate) fn otlp_exporter(
-    config: &crate::Config,
+    config: &TracesConfig,
     runtime: Option<&tokio::runtime::Runtime>,
 ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
     use opentelemetry_otlp::WithExportConfig as _;

@@ -210,7 +210,7 @@ where
     None
 }
 
-/// Describes the request `span` serves (see `errors::describe_request`).
+/// Describes the request `span` serves (see `reporting::describe_request`).
 pub(crate) fn describe(
     span: &tracing::Span,
     method: &'static str,

@@ -26,7 +26,7 @@
 //!     // Either log it (the ERROR event is reported) ...
 //!     tracing::error!(error = &e as &dyn std::error::Error, "charge failed");
 //!     // ... or report it directly, with its source chain.
-//!     glimpse_telemetry::errors::capture_error(&e);
+//!     glimpse_telemetry::reporting::capture_error(&e);
 //! }
 //! ```
 
@@ -43,7 +43,7 @@ pub const PANIC_TARGET: &str = "glimpse_telemetry::panic";
 ///
 /// ```
 /// tracing::info!(log.no_breadcrumb = true, "cache warmed");
-/// assert_eq!(glimpse_telemetry::errors::NO_BREADCRUMB_FIELD, "log.no_breadcrumb");
+/// assert_eq!(glimpse_telemetry::reporting::NO_BREADCRUMB_FIELD, "log.no_breadcrumb");
 /// ```
 pub const NO_BREADCRUMB_FIELD: &str = "log.no_breadcrumb";
 
@@ -59,7 +59,7 @@ pub const NO_BREADCRUMB_FIELD: &str = "log.no_breadcrumb";
 ///
 /// let route: Arc<str> = Arc::from("/users/{id}"); // made once per route, not per request
 /// let span = tracing::info_span!("HTTP request", request_id = "req-1");
-/// let kept = glimpse_telemetry::errors::describe_request(&span, "GET", &route, true);
+/// let kept = glimpse_telemetry::reporting::describe_request(&span, "GET", &route, true);
 /// assert!(!kept); // no subscriber with error reporting here
 /// ```
 pub fn describe_request(
@@ -83,7 +83,7 @@ pub fn describe_request(
 ///
 /// ```
 /// let span = tracing::info_span!("HTTP request", request_id = "req-1");
-/// if !glimpse_telemetry::errors::reported(&span) {
+/// if !glimpse_telemetry::reporting::reported(&span) {
 ///     span.in_scope(|| tracing::error!(http_status = 500, "GET /users/{{id}} 500"));
 /// }
 /// ```
@@ -119,14 +119,15 @@ pub fn capture_error(err: &(dyn std::error::Error + 'static)) -> bool {
 }
 
 /// Starts GlitchTip reporting when `SENTRY_DSN` is set (binding the client to the process-wide
-/// hub, as the sentry crate does): environment from `SENTRY_ENVIRONMENT` or `GLIMPSE_ENV`,
-/// release from `SENTRY_RELEASE` or `<service>@<version>`.
+/// hub, as the sentry crate does): environment from `SENTRY_ENVIRONMENT` or `environment`
+/// (`GLIMPSE_ENV`), release from `SENTRY_RELEASE` or `<service>@<version>`.
 ///
 /// # Errors
 /// A DSN or transport the sentry client refuses.
 #[cfg(feature = "sentry")]
 pub(crate) fn start(
-    config: &crate::Config,
+    config: &crate::config::ReportingConfig,
+    environment: crate::Environment,
     identity: &crate::resource::ServiceIdentity,
     redactor: &crate::redact::Redactor,
     transport: Option<Arc<dyn sentry::TransportFactory>>,
@@ -137,7 +138,7 @@ pub(crate) fn start(
     let environment = config
         .sentry_environment
         .clone()
-        .unwrap_or_else(|| config.environment.as_str().to_owned());
+        .unwrap_or_else(|| environment.as_str().to_owned());
     let release = config.sentry_release.clone().or_else(|| {
         identity
             .version

@@ -148,8 +148,8 @@ fn run(rx: &Mutex<Receiver<Pending>>, pending: &AtomicUsize) {
 fn is_sdk_frame(function: &str) -> bool {
     const PREFIXES: &[&str] = &[
         "backtrace::",
-        "glimpse_telemetry::errors",
-        "<glimpse_telemetry::errors",
+        "glimpse_telemetry::reporting",
+        "<glimpse_telemetry::reporting",
         "tracing::",
         "tracing_core::",
         "tracing_subscriber::",
