@@ -215,33 +215,25 @@ impl Launch {
             stderr,
             _dir: TempDir(dir),
         };
-        let health = ops.unwrap_or(addr);
         let deadline = Instant::now() + Duration::from_secs(60);
-        while http(health, "GET", "/healthz", &[], "").0 != 200 {
-            if let Ok(Some(status)) = service.child.try_wait() {
-                panic!("glimpse-api exited ({status}):\n{}", service.stderr());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "glimpse-api did not become healthy:\n{}",
-                service.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // With an ops port, health answers before the API listener may be up: wait until the
-        // API port answers too (404 for `/healthz` there is an answer).
-        if ops.is_some() {
-            while http(addr, "GET", "/healthz", &[], "").0 == 0 {
+        let mut wait = |port: SocketAddr, ready: fn(u16) -> bool, what: &str| {
+            while !ready(http(port, "GET", "/healthz", &[], "").0) {
                 if let Ok(Some(status)) = service.child.try_wait() {
                     panic!("glimpse-api exited ({status}):\n{}", service.stderr());
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "glimpse-api's API port did not answer:\n{}",
+                    "glimpse-api {what}:\n{}",
                     service.stderr()
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
+        };
+        wait(ops.unwrap_or(addr), |s| s == 200, "did not become healthy");
+        // With an ops port, health answers before the API listener may be up: wait until the
+        // API port answers too (404 for `/healthz` there is an answer).
+        if ops.is_some() {
+            wait(addr, |s| s != 0, "did not answer on its API port");
         }
         service
     }
