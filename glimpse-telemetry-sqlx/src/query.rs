@@ -1,13 +1,22 @@
 //! One query, measured: its span, the time from its call (or from its connection) to its last
 //! row, the rows it returned or changed, and at its end the duration metric, the span's outcome
 //! and the slow-query or failure report.
+//!
+//! Like the HTTP layer's server span, the exported span is built with the tracer, not through
+//! the tracing-to-OpenTelemetry bridge. The `tracing` span, which only carries the `db_*` fields
+//! to the report's log lines (`otel.skip`), is made at the end and only when there is a report
+//! to write (a slow or failed query): measured, it was a third of a query's instrumentation.
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use glimpse_telemetry::otel::semconv::attribute as attr;
+use glimpse_telemetry::otel::trace::{
+    Span as _, SpanKind, Status, TraceContextExt as _, Tracer as _,
+};
+use glimpse_telemetry::otel::{Context, KeyValue};
 use sqlx::Either;
 use tracing::Span;
-use tracing::field::Empty;
 
 use crate::error_type::{database_code, error_type};
 use crate::pool_state::{Parsed, PoolState};
@@ -20,7 +29,11 @@ pub(crate) struct Op<'q> {
     state: Arc<PoolState>,
     sql: &'q str,
     parsed: Arc<Parsed>,
-    span: Span,
+    /// The current `tracing` span at the call: the parent of the span the report's lines are
+    /// written in, made only when there is a report.
+    parent: Span,
+    /// The exported span and its parent, when traces are on and the span records.
+    otel: Option<(glimpse_telemetry::otel::sdk::trace::Span, Context)>,
     called: Instant,
     executing: Option<Instant>,
     rows_returned: u64,
@@ -35,29 +48,17 @@ impl<'q> Op<'q> {
         let parsed = state.parsed(sql);
         let text = &*parsed.summary;
         let name = if text.is_empty() { state.system } else { text };
-        let span = tracing::info_span!(
-            target: DATABASE_TARGET,
-            "db.query",
-            otel.name = name,
-            otel.kind = "client",
-            otel.status_code = Empty,
-            db.system.name = state.system,
-            db.operation.name = parsed.operation,
-            db.collection.name = parsed.collection.as_deref(),
-            db.query.summary = (!text.is_empty()).then_some(text),
-            db.query.text = Empty,
-            db.response.returned_rows = Empty,
-            db.response.status_code = Empty,
-            error.type = Empty,
-        );
-        if state.capture_query_text && !span.is_disabled() {
-            span.record("db.query.text", sanitize(sql, state.dialect).as_str());
-        }
+        let otel = if tracing::span_enabled!(target: DATABASE_TARGET, tracing::Level::INFO) {
+            start_span(&state, &parsed, name, sql)
+        } else {
+            None
+        };
         Op {
             state,
             sql,
             parsed,
-            span,
+            parent: Span::current(),
+            otel,
             called: Instant::now(),
             executing: None,
             rows_returned: 0,
@@ -100,9 +101,6 @@ impl<'q> Op<'q> {
             return;
         }
         self.done = true;
-        // The span is entered only here, not on every poll of the query (which would cost an
-        // enter and exit per row): the exemplar and the log lines below belong to it.
-        let _entered = self.span.enter();
         let state = &*self.state;
         // Without a connection (a pool timeout) the operation lasted as long as the wait.
         let (elapsed, executed) = match self.executing {
@@ -110,16 +108,33 @@ impl<'q> Op<'q> {
             None => (self.called.elapsed(), false),
         };
         let error_type = error.map(error_type);
+        let code = error.and_then(database_code);
         let parsed = &*self.parsed;
+        // The outcome goes on the exported span while it is still owned (no lock); then it
+        // becomes the active context, so the duration's exemplar and the report's lines point
+        // at it, as they would inside a bridged span.
+        let cx = self.otel.take().map(|(mut span, parent)| {
+            if self.rows_returned > 0 {
+                span.set_attribute(KeyValue::new(
+                    ROWS_RETURNED,
+                    report::int(self.rows_returned),
+                ));
+            }
+            if let Some(error_type) = &error_type {
+                span.set_status(Status::error(""));
+                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.to_string()));
+            }
+            if let Some(code) = &code {
+                span.set_attribute(KeyValue::new(attr::DB_RESPONSE_STATUS_CODE, code.clone()));
+            }
+            parent.with_span(span)
+        });
+        let _active = cx.as_ref().map(|cx| cx.clone().attach());
+
         state.observe_duration(parsed, error_type.as_deref(), elapsed.as_secs_f64());
         let slow = executed && elapsed >= state.slow_threshold;
         if slow {
             state.count_slow(parsed);
-        }
-        let span_on = !self.span.is_disabled();
-        if span_on && self.rows_returned > 0 {
-            self.span
-                .record("db.response.returned_rows", report::int(self.rows_returned));
         }
         let report = report::Report {
             pool_name: &state.pool_name,
@@ -132,22 +147,84 @@ impl<'q> Op<'q> {
             rows_returned: self.rows_returned,
             rows_affected: self.rows_affected,
         };
-        match (error, error_type) {
-            (Some(error), Some(error_type)) => {
-                let code = database_code(error);
-                if span_on {
-                    self.span.record("otel.status_code", "ERROR");
-                    self.span.record("error.type", &*error_type);
-                    if let Some(code) = &code {
-                        self.span.record("db.response.status_code", code.as_str());
-                    }
+        let span = cx.as_ref().map(|cx| cx.span());
+        if error.is_some() || slow {
+            // The lines' span, with what the span of a bridged query would have recorded.
+            let summary = &*parsed.summary;
+            let text = state
+                .capture_query_text
+                .then(|| sanitize(self.sql, state.dialect));
+            let lines = tracing::info_span!(
+                target: DATABASE_TARGET,
+                parent: &self.parent,
+                "db.query",
+                otel.skip = true,
+                db.system.name = state.system,
+                db.operation.name = parsed.operation,
+                db.collection.name = parsed.collection.as_deref(),
+                db.query.summary = (!summary.is_empty()).then_some(summary),
+                db.query.text = text.as_deref(),
+                db.response.returned_rows =
+                    (self.rows_returned > 0).then(|| report::int(self.rows_returned)),
+                error.type = error_type.as_deref(),
+                db.response.status_code = code.as_deref(),
+            );
+            let _entered = lines.enter();
+            match (error, &error_type) {
+                (Some(error), Some(error_type)) => {
+                    report.failed(error, error_type, code.as_deref(), span.as_ref());
                 }
-                report.failed(error, &error_type, code.as_deref());
+                _ => report.slow(span.as_ref()),
             }
-            _ if slow => report.slow(),
-            _ => {}
+        }
+        if let Some(span) = span {
+            span.end();
         }
     }
+}
+
+/// `db.response.returned_rows` (still experimental in the semantic conventions, so not among
+/// the stable names the crate exports by default).
+const ROWS_RETURNED: &str = "db.response.returned_rows";
+
+/// Starts the exported span, child of the active context (the request's server span, or the
+/// span of whatever `tracing` span the query runs in); `None` when traces are off or the
+/// sampler drops it.
+fn start_span(
+    state: &PoolState,
+    parsed: &Parsed,
+    name: &str,
+    sql: &str,
+) -> Option<(glimpse_telemetry::otel::sdk::trace::Span, Context)> {
+    let tracer = glimpse_telemetry::traces::tracer()?;
+    let parent = Context::current();
+    let mut span = tracer
+        .span_builder("db.query")
+        .with_kind(SpanKind::Client)
+        .start_with_context(&tracer, &parent);
+    if !span.is_recording() {
+        return None;
+    }
+    span.update_name(name.to_owned());
+    let text = &*parsed.summary;
+    span.set_attribute(KeyValue::new(attr::DB_SYSTEM_NAME, state.system));
+    if let Some(op) = parsed.operation {
+        span.set_attribute(KeyValue::new(attr::DB_OPERATION_NAME, op));
+    }
+    if let Some(collection) = parsed.collection.as_deref() {
+        span.set_attribute(KeyValue::new(
+            attr::DB_COLLECTION_NAME,
+            collection.to_owned(),
+        ));
+    }
+    if !text.is_empty() {
+        span.set_attribute(KeyValue::new(attr::DB_QUERY_SUMMARY, text.to_owned()));
+    }
+    if state.capture_query_text {
+        let text = sanitize(sql, state.dialect);
+        span.set_attribute(KeyValue::new(attr::DB_QUERY_TEXT, text));
+    }
+    Some((span, parent))
 }
 
 impl Drop for Op<'_> {

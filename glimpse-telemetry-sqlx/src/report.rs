@@ -6,9 +6,15 @@
 //! `db_operation_name`, `db_query_summary`, ...). Statement text and error messages go through
 //! [`sanitize`] first: no literal from the SQL (or quoted by the server in its error message,
 //! as MySQL does) reaches the logs or GlitchTip.
+//!
+//! Each line is also an event on the query's exported span (what Jaeger shows), with the
+//! line's fields as attributes: the span is built with the tracer, so the bridge that would
+//! otherwise copy events onto spans does not see it.
 
 use std::time::Duration;
 
+use glimpse_telemetry::otel::KeyValue;
+use glimpse_telemetry::otel::trace::SpanRef;
 use tracing::Level;
 
 use crate::DATABASE_TARGET;
@@ -47,30 +53,63 @@ impl Report<'_, '_> {
         }
     }
 
-    /// One WARN line per slow query.
-    pub(crate) fn slow(&self) {
+    /// The first attributes of a line's span event, as the tracing bridge writes them: the
+    /// level, the target, then the line's first fields.
+    fn event_attributes(&self, level: &'static str, ms: f64) -> Vec<KeyValue> {
+        let mut attributes = Vec::with_capacity(10);
+        attributes.extend([
+            KeyValue::new("level", level),
+            KeyValue::new("target", DATABASE_TARGET),
+            KeyValue::new(
+                "component",
+                glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
+            ),
+            KeyValue::new("duration_ms", ms),
+            KeyValue::new("db.client.connection.pool.name", self.pool_name.to_owned()),
+        ]);
+        attributes
+    }
+
+    /// One WARN line per slow query (and an event on `span`).
+    pub(crate) fn slow(&self, span: Option<&SpanRef<'_>>) {
         if !tracing::enabled!(target: DATABASE_TARGET, Level::WARN) {
             return;
         }
         let text = sanitize(self.sql, self.dialect);
         let ms = millis(self.elapsed);
+        let threshold = millis(self.slow_threshold);
+        let message = format!("slow query: {} took {} ms", self.name(), ms);
         tracing::warn!(
             target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
             duration_ms = ms,
             db.client.connection.pool.name = self.pool_name,
             db.query.text = %text,
-            threshold_ms = millis(self.slow_threshold),
+            threshold_ms = threshold,
             rows_returned = int(self.rows_returned),
             rows_affected = int(self.rows_affected),
-            "slow query: {} took {} ms",
-            self.name(),
-            ms
+            "{message}"
         );
+        if let Some(span) = span {
+            let mut attributes = self.event_attributes("WARN", ms);
+            attributes.extend([
+                KeyValue::new("db.query.text", text),
+                KeyValue::new("threshold_ms", threshold),
+                KeyValue::new("rows_returned", int(self.rows_returned)),
+                KeyValue::new("rows_affected", int(self.rows_affected)),
+            ]);
+            span.add_event(message, attributes);
+        }
     }
 
-    /// One ERROR line per failed query.
-    pub(crate) fn failed(&self, error: &sqlx::Error, error_type: &str, code: Option<&str>) {
+    /// One ERROR line per failed query (and an event on `span`).
+    pub(crate) fn failed(
+        &self,
+        error: &sqlx::Error,
+        error_type: &str,
+        code: Option<&str>,
+        span: Option<&SpanRef<'_>>,
+    ) {
         if !tracing::enabled!(target: DATABASE_TARGET, Level::ERROR) {
             return;
         }
@@ -81,20 +120,33 @@ impl Report<'_, '_> {
             sqlx::Error::Database(e) => sanitize(e.message(), Dialect::Generic),
             other => sanitize(&other.to_string(), Dialect::Generic),
         };
+        let ms = millis(self.elapsed);
+        let line = format!("database query failed: {} ({})", self.name(), error_type);
         tracing::error!(
             target: DATABASE_TARGET,
             component = glimpse_telemetry::logs::catalogue::COMPONENT_DATABASE,
-            duration_ms = millis(self.elapsed),
+            duration_ms = ms,
             db.client.connection.pool.name = self.pool_name,
             error.type = error_type,
             error.message = %message,
             db.response.status_code = code,
             db.query.text = %text,
             rows_returned = int(self.rows_returned),
-            "database query failed: {} ({})",
-            self.name(),
-            error_type
+            "{line}"
         );
+        if let Some(span) = span {
+            let mut attributes = self.event_attributes("ERROR", ms);
+            attributes.extend([
+                KeyValue::new("error.type", error_type.to_owned()),
+                KeyValue::new("error.message", message),
+            ]);
+            if let Some(code) = code {
+                attributes.push(KeyValue::new("db.response.status_code", code.to_owned()));
+            }
+            attributes.push(KeyValue::new("db.query.text", text));
+            attributes.push(KeyValue::new("rows_returned", int(self.rows_returned)));
+            span.add_event(line, attributes);
+        }
     }
 }
 
