@@ -1,7 +1,7 @@
 //! The payment audit line: one JSON line per payment transaction, kept 7 years (`log_type`
 //! `audit`, retention `7y`), counted in `glimpse_audit_events_total` in the same call.
 
-use super::PaymentOutcome;
+use super::outcome::PaymentOutcome;
 use crate::logs::audit::{AUDIT_TARGET, LogType, Retention};
 use crate::metrics::security;
 

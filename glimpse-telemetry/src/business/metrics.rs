@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use super::PaymentOutcome;
+use super::outcome::PaymentOutcome;
 use crate::metrics::catalogue::{
     self, GLIMPSE_ACTIVE_USERS, GLIMPSE_MATCHES_CREATED, GLIMPSE_MESSAGES_SENT,
     GLIMPSE_PAYMENT_AMOUNT, GLIMPSE_PAYMENTS_PROCESSED, GLIMPSE_USER_REGISTRATIONS,

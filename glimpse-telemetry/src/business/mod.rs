@@ -24,32 +24,14 @@
 
 mod audit;
 mod metrics;
+mod outcome;
 
 pub use audit::payment_transaction;
 pub use metrics::{
     CURRENCIES, currency_label, match_created, message_sent, payment_amount, payment_processed,
     set_active_users, user_registered,
 };
-
-/// How a payment ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PaymentOutcome {
-    /// The payment went through.
-    Succeeded,
-    /// The payment was declined or failed.
-    Failed,
-}
-
-impl PaymentOutcome {
-    /// The `outcome` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentOutcome::Succeeded => "succeeded",
-            PaymentOutcome::Failed => "failed",
-        }
-    }
-}
+pub use outcome::PaymentOutcome;
 
 /// Registers the business families and the zero series of payment audit events (called by
 /// `init`).
