@@ -25,7 +25,7 @@ pub const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 /// A `Server-Timing` header value carrying the current request's trace
 /// (`traceparent;desc="00-..."`), for a document response; `None` outside a traced request.
 /// The page reads it with
-/// `performance.getEntriesByType('navigation')[0].serverTiming` (see [`BROWSER_SNIPPET`]).
+/// `performance.getEntriesByType('navigation')[0].serverTiming` (see [`BROWSER_SNIPPET`](super::BROWSER_SNIPPET)).
 ///
 /// ```
 /// use axum::http::HeaderMap;

@@ -27,7 +27,7 @@ pub enum Group {
     WebSocket,
     /// `glimpse-telemetry-sqlx`: queries and connection pools.
     Database,
-    /// The business helpers in [`business`](super::business).
+    /// The business helpers in [`business`](crate::business).
     Business,
     /// The audit and security helpers ([`logs::audit`](crate::logs::audit),
     /// [`security`](super::security)).
