@@ -313,10 +313,12 @@ fn event_otel_ids(event: &Event<'_>) -> Option<(TraceId, SpanId)> {
 }
 
 fn push_hex(out: &mut String, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    // Trace ids are 16 bytes, span ids 8: the buffer fits both, so encoding cannot fail.
+    let mut buf = [0u8; 32];
+    if let Some(digits) = buf.get_mut(..bytes.len() * 2) {
+        if hex::encode_to_slice(bytes, digits).is_ok() {
+            out.push_str(std::str::from_utf8(digits).unwrap_or_default());
+        }
     }
 }
 
