@@ -80,18 +80,10 @@ pub fn of_span(span: &tracing::Span) -> RequestContext {
             return;
         };
         for span in span.scope() {
-            let ext = span.extensions();
-            let Some(f) = ext.get::<SpanFields>() else {
-                continue;
-            };
-            if out.request_id.is_none() {
-                out.request_id = f.request_id.as_deref().map(str::to_owned);
-            }
-            if out.user_id.is_none() {
-                out.user_id = f.user_id.as_deref().map(str::to_owned);
-            }
-            if out.request_id.is_some() && out.user_id.is_some() {
-                break;
+            if let Some(f) = span.extensions().get::<SpanFields>() {
+                if take_ids(&mut out, f) {
+                    break;
+                }
             }
         }
     });
@@ -112,20 +104,27 @@ where
     let mut out = RequestContext::default();
     if let Some(scope) = ctx.event_scope(event) {
         for span in scope {
-            let ext = span.extensions();
-            let Some(f) = ext.get::<SpanFields>() else {
-                continue;
-            };
-            if out.request_id.is_none() {
-                out.request_id = f.request_id.as_deref().map(str::to_owned);
-            }
-            if out.user_id.is_none() {
-                out.user_id = f.user_id.as_deref().map(str::to_owned);
+            if let Some(f) = span.extensions().get::<SpanFields>() {
+                if take_ids(&mut out, f) {
+                    break;
+                }
             }
         }
     }
     with_active_trace(&mut out);
     out
+}
+
+/// Fills the ids `out` lacks from one span's fields (the innermost span's win); true when both
+/// are known, so the walk up the scope can stop.
+fn take_ids(out: &mut RequestContext, f: &SpanFields) -> bool {
+    if out.request_id.is_none() {
+        out.request_id = f.request_id.as_deref().map(str::to_owned);
+    }
+    if out.user_id.is_none() {
+        out.user_id = f.user_id.as_deref().map(str::to_owned);
+    }
+    out.request_id.is_some() && out.user_id.is_some()
 }
 
 /// Records who the user is on the nearest span in scope that declares a `user_id` field (the
