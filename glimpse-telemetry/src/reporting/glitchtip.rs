@@ -353,7 +353,10 @@ mod tests {
     #[test]
     fn events_lose_their_secrets() {
         let r = Redactor::default();
+        // A fixed id and time: a random id or the clock can contain "4111" themselves.
         let mut e = Event {
+            event_id: sentry::types::Uuid::nil(),
+            timestamp: std::time::UNIX_EPOCH,
             message: Some("card 4111 1111 1111 1111 declined".into()),
             ..Default::default()
         };
