@@ -57,12 +57,13 @@ struct State {
     stdout_closed: bool,
 }
 
-struct Shared {
+/// What the reader threads collected from a peer's stdout and stderr, and the signal that it changed.
+struct PeerOutput {
     state: Mutex<State>,
     changed: Condvar,
 }
 
-impl Shared {
+impl PeerOutput {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panicking reader thread must not take every test down with it.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -88,7 +89,7 @@ pub(crate) struct PeerProcess {
     /// Held open for the child's lifetime: the peers exit when their stdin
     /// closes, i.e. when this is dropped or when the test process dies.
     stdin: Option<ChildStdin>,
-    shared: Arc<Shared>,
+    shared: Arc<PeerOutput>,
 }
 
 /// What a peer needs to run.
@@ -163,7 +164,7 @@ impl PeerProcess {
             }
         };
 
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(PeerOutput {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
@@ -314,7 +315,7 @@ fn echo_peer_logs() -> bool {
     )
 }
 
-fn read_stdout(name: &str, stdout: impl Read, shared: &Shared, ready_tx: mpsc::Sender<Value>) {
+fn read_stdout(name: &str, stdout: impl Read, shared: &PeerOutput, ready_tx: mpsc::Sender<Value>) {
     let mut ready_tx = Some(ready_tx);
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
@@ -344,7 +345,7 @@ fn read_stdout(name: &str, stdout: impl Read, shared: &Shared, ready_tx: mpsc::S
     shared.changed.notify_all();
 }
 
-fn read_stderr(name: &str, stderr: impl Read, shared: &Shared) {
+fn read_stderr(name: &str, stderr: impl Read, shared: &PeerOutput) {
     let echo = echo_peer_logs();
     let mut reader = BufReader::new(stderr);
     let mut buf = Vec::new();

@@ -28,7 +28,9 @@ struct State {
     closed: bool,
 }
 
-pub(crate) struct Shared {
+/// The lines waiting for the writer thread, shared by the request threads that append them and
+/// the thread that writes them out.
+pub(crate) struct LineBuffer {
     state: Mutex<State>,
     wake: Condvar,
     out: Mutex<Box<dyn Write + Send>>,
@@ -44,7 +46,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 pub(crate) enum LogSink {
     /// Through the writer thread (production).
-    Background(Arc<Shared>),
+    Background(Arc<LineBuffer>),
     /// Written in the calling thread (tests, which read their lines right after logging).
     #[cfg_attr(not(feature = "testing"), allow(dead_code))]
     Direct(Arc<Mutex<Box<dyn Write + Send>>>),
@@ -64,7 +66,7 @@ impl LogSink {
         dropped: Counter,
         max_buffered: usize,
     ) -> std::io::Result<(LogSink, JoinHandle<()>)> {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(LineBuffer {
             state: Mutex::new(State {
                 buf: Vec::with_capacity(64 * 1024),
                 writer_idle: false,
@@ -150,7 +152,7 @@ impl LogSink {
     }
 }
 
-fn run(shared: &Shared) {
+fn run(shared: &LineBuffer) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     loop {
         {
@@ -256,8 +258,8 @@ mod tests {
     #[test]
     fn lines_after_close_are_written_directly() {
         let buf = Arc::new(Mutex::new(Vec::new()));
-        struct Shared(Arc<Mutex<Vec<u8>>>);
-        impl Write for Shared {
+        struct SharedOut(Arc<Mutex<Vec<u8>>>);
+        impl Write for SharedOut {
             fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
                 self.0.lock().unwrap().extend_from_slice(b);
                 Ok(b.len())
@@ -267,7 +269,7 @@ mod tests {
             }
         }
         let (sink, handle) =
-            LogSink::background(Box::new(Shared(buf.clone())), Counter::default()).unwrap();
+            LogSink::background(Box::new(SharedOut(buf.clone())), Counter::default()).unwrap();
         sink.write_line(b"one\n");
         sink.close();
         handle.join().unwrap();
