@@ -57,7 +57,8 @@ struct State {
     stdout_closed: bool,
 }
 
-/// What the reader threads collected from a peer's stdout and stderr, and the signal that it changed.
+/// What the reader threads collected from a peer's stdout and stderr, and the signal that it
+/// changed.
 struct PeerOutput {
     state: Mutex<State>,
     changed: Condvar,
