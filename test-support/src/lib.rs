@@ -41,6 +41,7 @@
 #![warn(missing_docs)]
 
 mod blackhole;
+mod chunked;
 mod logs;
 mod otlp;
 mod peers;
@@ -54,6 +55,7 @@ mod status;
 mod test_http;
 
 pub use blackhole::{Blackhole, refused_url};
+pub use chunked::{dechunk, dechunk_str};
 pub use logs::LogCapture;
 pub use otlp::{OtlpReceiver, ReceivedSpan, spans_from_export_request};
 pub use peers::peers_dir;

@@ -223,24 +223,9 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, St
     Ok((
         status,
         if chunked {
-            dechunk(body)
+            crate::dechunk_str(body)
         } else {
             body.to_owned()
         },
     ))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }

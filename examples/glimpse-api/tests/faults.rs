@@ -188,27 +188,12 @@ fn http(
                 .iter()
                 .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"))
             {
-                r.body = dechunk(&r.body);
+                r.body = glimpse_test_support::dechunk_str(&r.body);
             }
             r
         }
         _ => Response::none(start.elapsed()),
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// A sample of the exposition (`name{labels} value`), 0 when absent.

@@ -259,26 +259,13 @@ fn parse(buf: &[u8]) -> Option<RawResponse> {
         .iter()
         .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     if chunked {
-        body = dechunk(&body);
+        body = glimpse_test_support::dechunk(&body);
     }
     Some(RawResponse {
         status,
         headers,
         body,
     })
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(i) = b.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(std::str::from_utf8(&b[..i]).unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[i + 2..i + 2 + size]);
-        b = &b[i + 2 + size + 2..];
-    }
-    out
 }
 
 /// A keep-alive connection sending requests one after the other (for volume tests).
