@@ -42,8 +42,9 @@ pub(crate) struct Op<'q> {
 }
 
 impl<'q> Op<'q> {
-    /// Starts measuring `sql`: parses its summary (or finds it in the cache) and opens its
-    /// span, as a child of the current span.
+    /// Starts measuring `sql`: parses its summary (or finds it in the cache) and starts its
+    /// exported span, as a child of the active context. The current `tracing` span is kept as
+    /// the parent of the report's span, should the query be slow or fail.
     pub(crate) fn new(state: Arc<PoolState>, sql: &'q str) -> Op<'q> {
         let parsed = state.parsed(sql);
         let text = &*parsed.summary;
@@ -122,7 +123,7 @@ impl<'q> Op<'q> {
             }
             if let Some(error_type) = &error_type {
                 span.set_status(Status::error(""));
-                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.to_string()));
+                span.set_attribute(KeyValue::new(attr::ERROR_TYPE, error_type.clone()));
             }
             if let Some(code) = &code {
                 span.set_attribute(KeyValue::new(attr::DB_RESPONSE_STATUS_CODE, code.clone()));
