@@ -102,7 +102,32 @@ async fn bare(addr: SocketAddr) -> Result<(), Error> {
 }
 
 async fn glimpse(addr: SocketAddr) -> Result<(), Error> {
-    let telemetry = glimpse_telemetry::init!()?;
+    // `STACKS_EXPORTER=opentelemetry-otlp`: the SDK with opentelemetry-otlp's gRPC exporter in
+    // place of its own, on a one-thread runtime of its own as the SDK ran it until 2026-12-02
+    // (the "before" of docs/load-test.md's exporter comparison).
+    let mut builder =
+        glimpse_telemetry::builder().package(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+    let mut _export_runtime = None;
+    if std::env::var("STACKS_EXPORTER").as_deref() == Ok("opentelemetry-otlp") {
+        use glimpse_telemetry::otel::otlp::WithExportConfig as _;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("otlp-runtime")
+            .enable_all()
+            .build()?;
+        let endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .unwrap_or_else(|_| "http://127.0.0.1:4317".to_owned());
+        let exporter = {
+            let _enter = rt.enter();
+            glimpse_telemetry::otel::otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?
+        };
+        builder = builder.span_exporter(exporter);
+        _export_runtime = Some(rt);
+    }
+    let telemetry = builder.init()?;
     let app = routes().merge(glimpse_telemetry_axum::ops_router());
     let listener = listen(addr).await?;
     axum::serve(listener, glimpse_telemetry_axum::instrument(app))

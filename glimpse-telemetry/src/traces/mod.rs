@@ -1,5 +1,5 @@
 //! Traces: `tracing` spans become OpenTelemetry spans (tracing-opentelemetry) and go to Jaeger
-//! over OTLP, in batches, off the request path.
+//! over OTLP, in batches, off the request path (the exporter: `otlp/`).
 //!
 //! A collector that is down, hung or slow never reaches a request: the batch processor exports
 //! from its own thread; finished spans wait in a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`), and
@@ -38,6 +38,8 @@ pub use crate::subscriber::SKIP_OTEL_FIELD;
 pub(crate) mod carrier;
 pub(crate) mod current;
 pub(crate) mod keep;
+#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+mod otlp;
 pub(crate) mod policy;
 pub use carrier::tracer;
 pub use current::current_sampled_ids;
@@ -236,7 +238,7 @@ pub(crate) fn start<E: SpanExporter + 'static>(
     }
     #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
     {
-        let exporter = otlp_exporter(config, runtime)?;
+        let exporter = otlp::OtlpExporter::new(config, runtime)?;
         let endpoint = config.traces_endpoint();
         Ok(Some(provider(
             exporter, config, resource, redactor, endpoint,
@@ -312,63 +314,6 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
                 .build(),
             held: None,
         },
-    }
-}
-
-/// The OTLP exporter chosen by the configuration.
-#[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
-pub(crate) fn otlp_exporter(
-    config: &TracesConfig,
-    runtime: Option<&tokio::runtime::Runtime>,
-) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
-    use opentelemetry_otlp::WithExportConfig as _;
-    let endpoint = config.traces_endpoint();
-    match config.protocol {
-        #[cfg(feature = "otlp-grpc")]
-        crate::config::Protocol::Grpc => {
-            use opentelemetry_otlp::WithTonicConfig as _;
-            let mut headers = http::HeaderMap::new();
-            for (k, v) in &config.headers {
-                // The configuration checked both parse.
-                if let (Ok(k), Ok(v)) = (
-                    http::HeaderName::from_bytes(k.as_bytes()),
-                    http::HeaderValue::from_str(v),
-                ) {
-                    headers.insert(k, v);
-                }
-            }
-            let metadata =
-                opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers);
-            // tonic spawns its connection task on the current runtime: ours, which outlives
-            // whatever runtime the service runs on.
-            let _enter = runtime.map(|rt| rt.enter());
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_endpoint(endpoint)
-                .with_timeout(config.export_timeout)
-                .with_metadata(metadata)
-                .build()
-                .map_err(|e| crate::Error::setup("OTLP gRPC exporter", e))
-        }
-        #[cfg(feature = "otlp-http")]
-        crate::config::Protocol::HttpProtobuf => {
-            use opentelemetry_otlp::WithHttpConfig as _;
-            let _ = runtime;
-            opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_endpoint(endpoint)
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(config.export_timeout)
-                .with_headers(config.headers.iter().cloned().collect())
-                .build()
-                .map_err(|e| crate::Error::setup("OTLP HTTP exporter", e))
-        }
-        #[allow(unreachable_patterns)]
-        _ => Err(crate::Error::invalid(
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            format!("{:?}", config.protocol),
-            "a protocol whose feature (otlp-grpc, otlp-http) this build of glimpse-telemetry enables",
-        )),
     }
 }
 
