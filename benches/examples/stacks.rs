@@ -4,7 +4,8 @@
 //! mode; the mode is the first argument (or `STACKS_MODE`), the address `STACKS_ADDR`
 //! (127.0.0.1:8080):
 //!
-//! - `bare`: plain axum, no telemetry at all;
+//! - `bare`: plain axum, no telemetry at all (with `STACKS_WORK_NS`, a handler that burns that
+//!   much more CPU per request);
 //! - `glimpse-off`, `glimpse-on`, `glimpse-production`: `glimpse_telemetry::init!()` and
 //!   `glimpse_telemetry_axum::instrument`, plus its `/metrics`; the three differ only in the
 //!   environment the script sets (`OTEL_SDK_DISABLED=true RUST_LOG=off`; OTLP/gRPC export,
@@ -65,11 +66,29 @@ fn users() -> Users {
 }
 
 async fn user(State(users): State<Users>, Path(id): Path<u32>) -> Result<Json<User>, StatusCode> {
+    busy(*WORK_NS.get_or_init(|| {
+        std::env::var("STACKS_WORK_NS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }));
     users
         .get(&id)
         .cloned()
         .map(Json)
         .ok_or(StatusCode::NOT_FOUND)
+}
+
+/// `STACKS_WORK_NS`: nanoseconds of CPU the handler burns before answering (0). A handler that
+/// does more work shows what any added CPU per request costs on a saturated machine, whoever
+/// adds it: the kernel and scheduler time that comes with it (docs/load-test.md).
+static WORK_NS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+fn busy(ns: u64) {
+    let start = std::time::Instant::now();
+    while start.elapsed().as_nanos() < u128::from(ns) {
+        std::hint::spin_loop();
+    }
 }
 
 fn routes() -> Router {
