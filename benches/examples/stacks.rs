@@ -10,6 +10,7 @@
 //!   `glimpse_telemetry_axum::instrument`, plus its `/metrics`; the three differ only in the
 //!   environment the script sets (`OTEL_SDK_DISABLED=true RUST_LOG=off`; OTLP/gRPC export,
 //!   `RUST_LOG=info`, `SENTRY_DSN`; the same with `parentbased_traceidratio` 0.1);
+//!   `glimpse-on-otlp-crate` is `glimpse-on` with `STACKS_EXPORTER=opentelemetry-otlp` set;
 //! - `usual`: what a team assembles from the usual crates, each set up as its README shows:
 //!   tracing-subscriber `fmt().json()` at `RUST_LOG` (`info,otel::tracing=trace`: OtelAxumLayer's
 //!   span is at TRACE), tower-http `TraceLayer` at INFO,
@@ -254,10 +255,12 @@ fn main() -> Result<(), Error> {
     rt.block_on(async {
         match mode.as_str() {
             "bare" => bare(addr).await,
-            "glimpse-off" | "glimpse-on" | "glimpse-production" => glimpse(addr).await,
+            "glimpse-off" | "glimpse-on" | "glimpse-on-otlp-crate" | "glimpse-production" => {
+                glimpse(addr).await
+            }
             "usual" => usual(addr).await,
             other => Err(format!(
-                "unknown mode {other:?}: bare, glimpse-off, glimpse-on, glimpse-production, usual"
+                "unknown mode {other:?}: bare, glimpse-off, glimpse-on, glimpse-on-otlp-crate, glimpse-production, usual"
             )
             .into()),
         }
