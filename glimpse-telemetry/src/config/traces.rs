@@ -111,6 +111,22 @@ impl TracesConfig {
         (wanted && !self.keep_traces.is_off()).then_some(&self.keep_traces)
     }
 
+    /// The export headers as the transports send them (their names and values were checked
+    /// when the configuration was read).
+    #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
+    pub(crate) fn header_map(&self) -> http::HeaderMap {
+        let mut map = http::HeaderMap::with_capacity(self.headers.len());
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                map.insert(k, v);
+            }
+        }
+        map
+    }
+
     /// The OTLP endpoint for traces (see
     /// [`Config::traces_endpoint`](super::Config::traces_endpoint)).
     pub(crate) fn traces_endpoint(&self) -> String {

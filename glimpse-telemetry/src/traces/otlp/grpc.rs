@@ -30,7 +30,7 @@ impl GrpcTransport {
     /// feature.
     pub(crate) fn new(
         endpoint: &str,
-        headers: &[(String, String)],
+        headers: http::HeaderMap,
         timeout: Duration,
         runtime: Option<&tokio::runtime::Runtime>,
     ) -> Result<Self, crate::Error> {
@@ -56,21 +56,11 @@ impl GrpcTransport {
                 "https needs glimpse-telemetry's `tls` feature".to_owned(),
             ));
         }
-        let mut map = http::HeaderMap::new();
-        for (k, v) in headers {
-            // The configuration checked that both parse.
-            if let (Ok(k), Ok(v)) = (
-                http::HeaderName::from_bytes(k.as_bytes()),
-                http::HeaderValue::from_str(v),
-            ) {
-                map.insert(k, v);
-            }
-        }
         // connect_lazy spawns the channel's worker on the current runtime.
         let _enter = runtime.map(|rt| rt.enter());
         Ok(GrpcTransport {
             channel: ep.timeout(timeout).connect_lazy(),
-            metadata: MetadataMap::from_headers(map),
+            metadata: MetadataMap::from_headers(headers),
         })
     }
 

@@ -5,12 +5,11 @@ use std::time::Duration;
 
 use super::ExportError;
 
-/// The client and the request's target and headers.
+/// The client (with the export headers as its default headers) and the request's target.
 #[derive(Debug)]
 pub(crate) struct HttpTransport {
     client: reqwest::blocking::Client,
     endpoint: String,
-    headers: reqwest::header::HeaderMap,
 }
 
 impl HttpTransport {
@@ -18,20 +17,10 @@ impl HttpTransport {
     /// A client that cannot be built (no TLS provider for an `https` endpoint).
     pub(crate) fn new(
         endpoint: &str,
-        headers: &[(String, String)],
+        mut headers: http::HeaderMap,
         timeout: Duration,
     ) -> Result<Self, crate::Error> {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (k, v) in headers {
-            // The configuration checked that both parse.
-            if let (Ok(k), Ok(v)) = (
-                reqwest::header::HeaderName::from_bytes(k.as_bytes()),
-                reqwest::header::HeaderValue::from_str(v),
-            ) {
-                map.insert(k, v);
-            }
-        }
-        map.insert(
+        headers.insert(
             reqwest::header::CONTENT_TYPE,
             reqwest::header::HeaderValue::from_static("application/x-protobuf"),
         );
@@ -40,6 +29,7 @@ impl HttpTransport {
         let client = std::thread::spawn(move || {
             reqwest::blocking::Client::builder()
                 .timeout(timeout)
+                .default_headers(headers)
                 .build()
         })
         .join()
@@ -48,7 +38,6 @@ impl HttpTransport {
         Ok(HttpTransport {
             client,
             endpoint: endpoint.to_owned(),
-            headers: map,
         })
     }
 
@@ -57,7 +46,6 @@ impl HttpTransport {
         let response = self
             .client
             .post(&self.endpoint)
-            .headers(self.headers.clone())
             .body(body)
             .send()
             .map_err(|e| ExportError {

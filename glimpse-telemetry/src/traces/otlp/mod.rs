@@ -63,7 +63,7 @@ impl OtlpExporter {
         runtime: Option<&tokio::runtime::Runtime>,
     ) -> Result<Self, crate::Error> {
         let endpoint = config.traces_endpoint();
-        let (headers, timeout) = (&config.headers, config.export_timeout);
+        let (headers, timeout) = (config.header_map(), config.export_timeout);
         let transport = match config.protocol {
             #[cfg(feature = "otlp-grpc")]
             Protocol::Grpc => Transport::Grpc(grpc::GrpcTransport::new(
