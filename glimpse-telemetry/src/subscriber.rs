@@ -36,17 +36,11 @@ pub const SKIP_OTEL_FIELD: &str = "otel.skip";
 /// The filter of the built-in layers: INFO-and-above spans always, the rest by `RUST_LOG`.
 pub(crate) struct TelemetryFilter {
     env: EnvFilter,
-    events: bool,
-    spans: bool,
     max_event_level: LevelFilter,
     /// For the OpenTelemetry layer: events only inside a recording (sampled) span, and not those
     /// marked with [`SKIP_OTEL_FIELD`]. Turning an event into a span event allocates; for a
     /// span that will not be exported, that work is thrown away.
     span_events_only: bool,
-    /// For the GlitchTip layer: `WARN`/`INFO` events marked
-    /// [`NO_BREADCRUMB_FIELD`](crate::reporting::NO_BREADCRUMB_FIELD) are refused before `RUST_LOG`
-    /// is consulted (the access line of every request is one).
-    skip_no_breadcrumb: bool,
     /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
     /// does `EnvFilter` need to see every span enter and exit, which costs a lock each time.
     dynamic: bool,
@@ -64,11 +58,8 @@ impl TelemetryFilter {
         })?;
         Ok(TelemetryFilter {
             env,
-            events: true,
-            spans: true,
             max_event_level: LevelFilter::TRACE,
             span_events_only: false,
-            skip_no_breadcrumb: false,
             dynamic: directives.contains('['),
         })
     }
@@ -81,37 +72,8 @@ impl TelemetryFilter {
         self
     }
 
-    /// Spans only.
-    pub(crate) fn spans_only(directives: &str) -> Result<Self, Error> {
-        Ok(TelemetryFilter {
-            events: false,
-            ..Self::new(directives)?
-        })
-    }
-
-    /// Events only (no span callbacks reach the layer).
-    pub(crate) fn events_only(directives: &str) -> Result<Self, Error> {
-        Ok(TelemetryFilter {
-            spans: false,
-            ..Self::new(directives)?
-        })
-    }
-
-    /// Events no more verbose than `level` (and spans as usual).
-    pub(crate) fn max_event_level(mut self, level: LevelFilter) -> Self {
-        self.max_event_level = level;
-        self
-    }
-
-    /// For the GlitchTip layer: no `WARN`/`INFO` event marked as never a breadcrumb.
-    #[cfg_attr(not(feature = "sentry"), allow(dead_code))]
-    pub(crate) fn skip_no_breadcrumb(mut self) -> Self {
-        self.skip_no_breadcrumb = true;
-        self
-    }
-
     fn event_allowed(&self, level: &Level) -> bool {
-        self.events && *level <= self.max_event_level
+        *level <= self.max_event_level
     }
 }
 
@@ -121,16 +83,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             return false;
         }
         if meta.is_span() {
-            self.spans
-                && (*meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx))
-        } else if self.skip_no_breadcrumb
-            && *meta.level() > Level::ERROR
-            && meta
-                .fields()
-                .field(crate::reporting::NO_BREADCRUMB_FIELD)
-                .is_some()
-        {
-            false
+            *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
         } else {
             self.event_allowed(meta.level())
                 && (!self.span_events_only || current_span_is_recording())
@@ -150,9 +103,8 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             return Interest::never();
         }
         let wanted = if meta.is_span() {
-            self.spans
-                && (*meta.level() <= Level::INFO
-                    || !Filter::<S>::callsite_enabled(&self.env, meta).is_never())
+            *meta.level() <= Level::INFO
+                || !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
         } else {
             self.event_allowed(meta.level())
                 && !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
@@ -240,13 +192,25 @@ impl Layers<'_> {
     /// The layers, each with its filter; `extra` (adapters', users') go last.
     pub(crate) fn build(self, extra: Vec<BoxedLayer>) -> Result<Vec<BoxedLayer>, Error> {
         let d = self.directives;
-        let mut layers: Vec<BoxedLayer> = Vec::with_capacity(5 + extra.len());
-        // First, so the ids are stored before any other layer looks for them. The tracer's
-        // carrier (for `traces::tracer()`) rides along under the same filter: on its own,
-        // unfiltered, it would lift the global maximum level to TRACE (every library `debug!`
-        // built and offered to each filter) and keep callsites that every filter refuses (the
-        // access line at `RUST_LOG=warn`) from being disabled at registration; with a filter of
-        // its own it would cost a registry lookup per span operation.
+        let mut layers: Vec<BoxedLayer> = Vec::with_capacity(3 + extra.len());
+        // One filtered layer for every built-in part that follows the same rule (INFO spans
+        // always, the rest by `RUST_LOG`): the span fields (first, so the ids are stored before
+        // anything looks for them), the tracer's carrier (for `traces::tracer()`), and the
+        // event consumers, each of which checks the levels it takes itself. Each filtered layer
+        // costs a registry lookup on every span enter, exit and close (tracing-subscriber looks
+        // up the span to read its per-layer filter bits), so four filters for one rule were
+        // eight or more lookups per request for nothing. On its own, unfiltered, the carrier
+        // would also lift the global maximum level to TRACE (every library `debug!` built and
+        // offered to each filter).
+        #[cfg(feature = "sentry")]
+        let errors = self.errors.then(|| crate::reporting::SentryLayer {
+            redactor: self.redactor.clone(),
+        });
+        #[cfg(not(feature = "sentry"))]
+        let errors: Option<tracing_subscriber::layer::Identity> = {
+            let _ = self.errors;
+            None
+        };
         layers.push(
             SpanFieldsLayer {
                 redactor: self.redactor.clone(),
@@ -256,9 +220,19 @@ impl Layers<'_> {
                     .clone()
                     .map(crate::traces::carrier::TracerLayer::new),
             )
-            .with_filter(TelemetryFilter::spans_only(d)?)
+            .and_then(self.held.map(crate::traces::keep::MarkOnError))
+            .and_then(JsonLayer::new(
+                self.service,
+                self.redactor.clone(),
+                self.sink,
+                self.sampling,
+            ))
+            .and_then(errors)
+            .with_filter(TelemetryFilter::new(d)?)
             .boxed(),
         );
+        // Its own filter: it leaves out the spans it must not export (`otel.skip`), and takes
+        // events only inside recording spans.
         if let Some(tracer) = self.tracer {
             layers.push(
                 tracing_opentelemetry::layer()
@@ -271,25 +245,6 @@ impl Layers<'_> {
                     .boxed(),
             );
         }
-        if let Some(held) = self.held {
-            layers.push(
-                crate::traces::keep::MarkOnError(held)
-                    .with_filter(
-                        TelemetryFilter::events_only(d)?.max_event_level(LevelFilter::ERROR),
-                    )
-                    .boxed(),
-            );
-        }
-        layers.push(
-            JsonLayer::new(
-                self.service,
-                self.redactor.clone(),
-                self.sink,
-                self.sampling,
-            )
-            .with_filter(TelemetryFilter::new(d)?)
-            .boxed(),
-        );
         if self.pretty {
             layers.push(
                 tracing_subscriber::fmt::layer()
@@ -298,22 +253,6 @@ impl Layers<'_> {
                     .boxed(),
             );
         }
-        #[cfg(feature = "sentry")]
-        if self.errors {
-            layers.push(
-                crate::reporting::SentryLayer {
-                    redactor: self.redactor.clone(),
-                }
-                .with_filter(
-                    TelemetryFilter::new(d)?
-                        .max_event_level(LevelFilter::INFO)
-                        .skip_no_breadcrumb(),
-                )
-                .boxed(),
-            );
-        }
-        #[cfg(not(feature = "sentry"))]
-        let _ = self.errors;
         layers.extend(extra);
         Ok(layers)
     }
