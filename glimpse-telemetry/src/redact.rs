@@ -152,7 +152,9 @@ fn normalize(key: &str) -> Cow<'_, str> {
 /// Luhn check.
 pub(crate) fn mask_card_numbers(s: &str) -> Cow<'_, str> {
     let bytes = s.as_bytes();
-    if bytes.len() < 13 || !has_long_digit_run(bytes) || is_uuid(bytes) {
+    // The UUID check first: it is the common case (every request id), and cheaper than the
+    // digit-run scan, which must read the whole id to find nothing.
+    if bytes.len() < 13 || is_uuid(bytes) || !has_long_digit_run(bytes) {
         return Cow::Borrowed(s);
     }
     let mut out: Option<String> = None;
@@ -237,11 +239,18 @@ fn has_long_digit_run(bytes: &[u8]) -> bool {
 /// in 40,000 has a Luhn-valid run of 13 digits across its dashes (`01936500-7515-7080-a94b-...`).
 /// Masking it would break the link between the log line, the span and the response header.
 fn is_uuid(bytes: &[u8]) -> bool {
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
+    let Ok(b) = <&[u8; 36]>::try_from(bytes) else {
+        return false;
+    };
+    // No early exit, so the compiler can check all 36 bytes at once: every byte a hex digit
+    // or a dash, and exactly four dashes, at the four places a UUID has them.
+    let (hex_or_dash, dashes) = b.iter().fold((true, 0u32), |(ok, n), &c| {
+        (
+            ok & (c.is_ascii_hexdigit() | (c == b'-')),
+            n + u32::from(c == b'-'),
+        )
+    });
+    hex_or_dash && dashes == 4 && b[8] == b'-' && b[13] == b'-' && b[18] == b'-' && b[23] == b'-'
 }
 
 fn luhn(digits: &[u8]) -> bool {
@@ -276,6 +285,22 @@ mod tests {
         ] {
             let s = format!("card {card} declined");
             assert_eq!(mask_card_numbers(&s), "card [REDACTED] declined", "{card}");
+        }
+    }
+
+    #[test]
+    fn only_the_uuid_shape_is_exempt() {
+        assert!(is_uuid(b"01936500-7515-7080-a94b-72a03a38986c"));
+        assert!(is_uuid(b"01936500-7515-7080-A94B-72A03A38986C"));
+        for not in [
+            &b"01936500-7515-7080-a94b-72a03a38986"[..], // 35 bytes
+            b"01936500-7515-7080-a94b-72a03a38986c0",
+            b"019365007-515-7080-a94b-72a03a38986c", // a dash moved
+            b"01936500-7515-7080-a94b-72a03a3898-c", // a fifth dash
+            b"01936500-7515-7080-a94g-72a03a38986c", // not hex
+            b"4111 1111 1111 1111 4111 1111 1111 11", // a card number, 36 bytes
+        ] {
+            assert!(!is_uuid(not), "{}", String::from_utf8_lossy(not));
         }
     }
 
