@@ -53,9 +53,15 @@ impl Body for Counted {
     }
 }
 
+/// Whether `body` has to be counted to learn its size: it may have data, of no announced size.
+#[inline]
+pub(crate) fn needs_counting(body: &AxumBody) -> bool {
+    !body.is_end_stream() && body.size_hint().exact().is_none()
+}
+
 /// The body to hand on, and its counter when it has to be counted (no exact size known).
 pub(crate) fn count_if_unsized(body: AxumBody) -> (AxumBody, Option<ReadBytes>) {
-    if body.is_end_stream() || body.size_hint().exact().is_some() {
+    if !needs_counting(&body) {
         return (body, None);
     }
     let read = ReadBytes::default();

@@ -113,7 +113,9 @@ where
             tracker.learn_routes_from(self.routes.clone());
         }
         req.extensions_mut().insert(Tracked);
-        if tracker.request_size_unknown() {
+        // Checked before taking the request apart: moving its parts out and back costs more than
+        // the rest of this branch, and most requests (every `GET`) have no body to count.
+        if tracker.request_size_unknown() && request_body::needs_counting(req.body()) {
             let (parts, body) = req.into_parts();
             let (body, read) = request_body::count_if_unsized(body);
             tracker.count_request_body(read);
