@@ -7,6 +7,9 @@
 //! `userId`; events, and more verbose spans, follow `RUST_LOG`. `RUST_LOG=warn` therefore quiets
 //! the logs without losing traces or the ids on the WARN lines that remain.
 
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tracing::level_filters::LevelFilter;
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata, Subscriber};
@@ -44,6 +47,8 @@ pub(crate) struct TelemetryFilter {
     /// Whether `RUST_LOG` has span or field directives (`target[span{f=v}]=level`); only then
     /// does `EnvFilter` need to see every span enter and exit, which costs a lock each time.
     dynamic: bool,
+    /// This filter among all the process built (its decisions are remembered per filter).
+    id: u64,
 }
 
 impl TelemetryFilter {
@@ -61,6 +66,7 @@ impl TelemetryFilter {
             max_event_level: LevelFilter::TRACE,
             span_events_only: false,
             dynamic: directives.contains('['),
+            id: NEXT_FILTER_ID.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -75,6 +81,80 @@ impl TelemetryFilter {
     fn event_allowed(&self, level: &Level) -> bool {
         *level <= self.max_event_level
     }
+
+    /// What `RUST_LOG` says about `meta`. Without span or field directives that depends only on
+    /// the target and the level, so the answer is remembered per thread: `EnvFilter` compares the
+    /// target with every directive in turn (a dozen with the quiet defaults of [`directives`]),
+    /// about 600 instructions for each log line, asked twice for the access line.
+    fn env_enabled<S: Subscriber + for<'a> LookupSpan<'a>>(
+        &self,
+        meta: &Metadata<'_>,
+        cx: &Context<'_, S>,
+    ) -> bool {
+        if self.dynamic {
+            return Filter::<S>::enabled(&self.env, meta, cx);
+        }
+        let (target, level) = (meta.target(), *meta.level());
+        let slot = decision_slot(self.id, target, level);
+        let remembered = DECISIONS
+            .try_with(|d| {
+                let d = d.try_borrow().ok()?;
+                d[slot]
+                    .as_ref()
+                    .filter(|e| e.filter == self.id && e.level == level && *e.target == *target)
+                    .map(|e| e.enabled)
+            })
+            .ok()
+            .flatten();
+        if let Some(enabled) = remembered {
+            return enabled;
+        }
+        let enabled = Filter::<S>::enabled(&self.env, meta, cx);
+        let _ = DECISIONS.try_with(|d| {
+            if let Ok(mut d) = d.try_borrow_mut() {
+                d[slot] = Some(Decision {
+                    filter: self.id,
+                    level,
+                    target: target.into(),
+                    enabled,
+                });
+            }
+        });
+        enabled
+    }
+}
+
+static NEXT_FILTER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// One remembered answer of a filter's `RUST_LOG` directives.
+struct Decision {
+    filter: u64,
+    level: Level,
+    /// Compared in full on every hit: a slot is chosen by the target's address, which a
+    /// dynamic target (a `log` record's) may share with another.
+    target: Box<str>,
+    enabled: bool,
+}
+
+const DECISION_SLOTS: usize = 128;
+
+thread_local! {
+    /// Direct-mapped: a collision only costs asking `EnvFilter` again. Per thread, so a hit
+    /// touches no memory another core writes.
+    static DECISIONS: RefCell<[Option<Decision>; DECISION_SLOTS]> =
+        const { RefCell::new([const { None }; DECISION_SLOTS]) };
+}
+
+fn decision_slot(filter: u64, target: &str, level: Level) -> usize {
+    let level = match level {
+        Level::ERROR => 0,
+        Level::WARN => 1,
+        Level::INFO => 2,
+        Level::DEBUG => 3,
+        Level::TRACE => 4,
+    };
+    let h = (target.as_ptr() as usize >> 3) ^ target.len().rotate_left(7) ^ (level * 37);
+    (h ^ filter as usize) % DECISION_SLOTS
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
@@ -83,11 +163,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
             return false;
         }
         if meta.is_span() {
-            *meta.level() <= Level::INFO || Filter::<S>::enabled(&self.env, meta, cx)
+            *meta.level() <= Level::INFO || self.env_enabled(meta, cx)
         } else {
             self.event_allowed(meta.level())
                 && (!self.span_events_only || current_span_is_recording())
-                && Filter::<S>::enabled(&self.env, meta, cx)
+                && self.env_enabled(meta, cx)
         }
     }
 
@@ -195,8 +275,8 @@ impl Layers<'_> {
         let mut layers: Vec<BoxedLayer> = Vec::with_capacity(3 + extra.len());
         // One filtered layer for every built-in part that follows the same rule (INFO spans
         // always, the rest by `RUST_LOG`): the span fields (first, so the ids are stored before
-        // anything looks for them), the tracer's carrier (for `traces::tracer()`), and the
-        // event consumers, each of which checks the levels it takes itself. Each filtered layer
+        // anything looks for them), the event consumers, each of which checks the levels it
+        // takes itself, and the tracer's carrier (for `traces::tracer()`). Each filtered layer
         // costs a registry lookup on every span enter, exit and close (tracing-subscriber looks
         // up the span to read its per-layer filter bits), so four filters for one rule were
         // eight or more lookups per request for nothing. On its own, unfiltered, the carrier
@@ -215,11 +295,6 @@ impl Layers<'_> {
             SpanFieldsLayer {
                 redactor: self.redactor.clone(),
             }
-            .and_then(
-                self.tracer
-                    .clone()
-                    .map(crate::traces::carrier::TracerLayer::new),
-            )
             .and_then(self.held.map(crate::traces::keep::MarkOnError))
             .and_then(JsonLayer::new(
                 self.service,
@@ -228,6 +303,13 @@ impl Layers<'_> {
                 self.sampling,
             ))
             .and_then(errors)
+            // Last, so the outermost: a downcast (`traces::tracer()`, once per request) asks it
+            // first.
+            .and_then(
+                self.tracer
+                    .clone()
+                    .map(crate::traces::carrier::TracerLayer::new),
+            )
             .with_filter(TelemetryFilter::new(d)?)
             .boxed(),
         );
@@ -308,5 +390,52 @@ mod tests {
         assert!(!d.contains("hyper=warn"));
         assert!(d.ends_with("debug,hyper=info"));
         assert!(TelemetryFilter::new(&d).is_ok());
+    }
+
+    /// Counts the events a filtered layer lets through, by target.
+    #[derive(Clone, Default)]
+    struct Seen(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(&self, e: &tracing::Event<'_>, _: Context<'_, S>) {
+            if let Ok(mut v) = self.0.lock() {
+                v.push(e.metadata().target().to_owned());
+            }
+        }
+    }
+
+    fn emit() {
+        for _ in 0..3 {
+            tracing::info!(target: "hyper::proto", "quiet by default");
+            tracing::info!(target: "app", "an app line");
+            tracing::debug!(target: "app", "a debug line");
+        }
+    }
+
+    #[test]
+    fn remembered_answers_are_per_filter_target_and_level() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        // Two filters that disagree, in one subscriber, so each is asked about every line
+        // (a callsite every filter refuses is disabled at registration and never asked about).
+        let (quiet, loud) = (Seen::default(), Seen::default());
+        let subscriber = tracing_subscriber::registry()
+            .with(
+                quiet
+                    .clone()
+                    .with_filter(TelemetryFilter::new(&directives("info")).expect("filter")),
+            )
+            .with(loud.clone().with_filter(
+                TelemetryFilter::new(&directives("debug,hyper=info")).expect("filter"),
+            ));
+        // Three times: the second and third ask the remembered answers.
+        tracing::subscriber::with_default(subscriber, emit);
+        let count = |seen: &Seen, target: &str| {
+            let v = seen.0.lock().expect("lock");
+            v.iter().filter(|t| *t == target).count()
+        };
+        assert_eq!(count(&quiet, "hyper::proto"), 0, "hyper is quiet at info");
+        assert_eq!(count(&quiet, "app"), 3, "info lines only");
+        assert_eq!(count(&loud, "hyper::proto"), 3, "named, hyper is heard");
+        assert_eq!(count(&loud, "app"), 6, "debug lines too");
     }
 }
