@@ -42,25 +42,26 @@ pub(crate) struct Started {
     pub(crate) traceparent: Option<HeaderValue>,
 }
 
-/// The request's parts the span's attributes are made of (cheap clones: shared buffers).
-pub(crate) struct RequestInfo {
+/// The request's parts the span's attributes are made of, borrowed from the request (read only
+/// for a span that is recorded).
+pub(crate) struct RequestInfo<'a> {
     pub(crate) https: bool,
-    pub(crate) authority: Option<http::uri::Authority>,
+    pub(crate) authority: Option<&'a http::uri::Authority>,
     pub(crate) version: Version,
-    pub(crate) user_agent: Option<HeaderValue>,
-    pub(crate) host: Option<HeaderValue>,
+    pub(crate) user_agent: Option<&'a HeaderValue>,
+    pub(crate) host: Option<&'a HeaderValue>,
     pub(crate) peer: Option<std::net::SocketAddr>,
 }
 
-impl RequestInfo {
-    pub(crate) fn of<B>(req: &http::Request<B>, https: bool) -> RequestInfo {
+impl<'a> RequestInfo<'a> {
+    pub(crate) fn of<B>(req: &'a http::Request<B>, https: bool) -> RequestInfo<'a> {
         let headers = req.headers();
         RequestInfo {
             https,
-            authority: req.uri().authority().cloned(),
+            authority: req.uri().authority(),
             version: req.version(),
-            user_agent: headers.get(USER_AGENT).cloned(),
-            host: headers.get(HOST).cloned(),
+            user_agent: headers.get(USER_AGENT),
+            host: headers.get(HOST),
             peer: req
                 .extensions()
                 .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
@@ -69,15 +70,16 @@ impl RequestInfo {
     }
 }
 
-/// Starts the server span, child of the caller's `traceparent` (and baggage).
-pub(crate) fn start(
+/// Starts the server span, child of the caller's `traceparent` (and baggage). `info` is asked
+/// for only when the span is recorded.
+pub(crate) fn start<'a>(
     tracer: &glimpse_telemetry::otel::sdk::trace::Tracer,
     headers: &HeaderMap,
     route: &RouteState,
     method_index: usize,
     method: &Method,
     path: &str,
-    info: &RequestInfo,
+    info: impl FnOnce() -> RequestInfo<'a>,
 ) -> Started {
     let parent = if headers.contains_key(TRACEPARENT) || headers.contains_key(BAGGAGE) {
         glimpse_telemetry::propagation::extract(headers)
@@ -101,7 +103,7 @@ pub(crate) fn start(
     let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
     let recording = otel.is_recording();
     if recording {
-        set_request_attributes(&mut otel, route, method_index, method, path, info);
+        set_request_attributes(&mut otel, route, method_index, method, path, &info());
     }
     Started {
         cx: parent.with_span(otel),
@@ -216,7 +218,7 @@ fn set_request_attributes(
     method_index: usize,
     method: &Method,
     path: &str,
-    info: &RequestInfo,
+    info: &RequestInfo<'_>,
 ) {
     span.update_name(span_name(method_index, route));
     span.set_attribute(KeyValue::new(
@@ -240,7 +242,7 @@ fn set_request_attributes(
         attr::URL_PATH,
         bounded(path, 2048).to_owned(),
     ));
-    if let Some(ua) = info.user_agent.as_ref().and_then(|v| v.to_str().ok()) {
+    if let Some(ua) = info.user_agent.and_then(|v| v.to_str().ok()) {
         span.set_attribute(KeyValue::new(
             attr::USER_AGENT_ORIGINAL,
             bounded(ua, 512).to_owned(),
@@ -248,9 +250,8 @@ fn set_request_attributes(
     }
     let host = info
         .authority
-        .as_ref()
         .map(|a| a.as_str())
-        .or_else(|| info.host.as_ref().and_then(|v| v.to_str().ok()));
+        .or_else(|| info.host.and_then(|v| v.to_str().ok()));
     if let Some((address, port)) = host.and_then(split_host) {
         span.set_attribute(KeyValue::new(
             attr::SERVER_ADDRESS,

@@ -132,7 +132,7 @@ impl Tracker {
                 method_index,
                 req.method(),
                 path.as_str(),
-                &RequestInfo::of(req, https),
+                || RequestInfo::of(req, https),
             ),
             None => server_span::Started::default(),
         };
