@@ -269,10 +269,7 @@ fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
     // byte by byte: `str::find` builds a two-way searcher for each call, which cost more than
     // the rest of this function for the ten or so fragments of a line.
     let bytes = fragment.as_bytes();
-    let key = bytes
-        .get(1..)
-        .and_then(|r| r.windows(2).position(|w| w == b"\":"))
-        .map_or(bytes, |i| &bytes[..i + 1]);
+    let key = key_end(bytes).map_or(bytes, |end| &bytes[..end]);
     // FNV-1a: a line has a few dozen keys at most; a 64-bit collision is not a practical concern.
     let hash = key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
@@ -283,6 +280,19 @@ fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
         written.push(hash);
         true
     }
+}
+
+/// Where the key of a `"key":value` fragment ends: the first `":` after the opening quote.
+fn key_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 1;
+    while let Some(i) = bytes.get(from..)?.iter().position(|&b| b == b'"') {
+        let quote = from + i;
+        if bytes.get(quote + 1) == Some(&b':') {
+            return Some(quote);
+        }
+        from = quote + 1;
+    }
+    None
 }
 
 /// Appends `,"key":"id"` when there is an id; returns whether there was.
@@ -328,6 +338,27 @@ fn push_hex(out: &mut String, bytes: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_read_up_to_the_first_quote_colon() {
+        assert_eq!(key_end(br#""route":"/users/{id}""#), Some(6));
+        assert_eq!(
+            key_end(br#""a\"b":1"#),
+            Some(5),
+            "an escaped quote is not the end"
+        );
+        assert_eq!(key_end(b"no key"), None);
+        let mut written = Vec::new();
+        assert!(note_key(&mut written, r#""route":"/a""#));
+        assert!(
+            !note_key(&mut written, r#""route":"/b""#),
+            "the same key again"
+        );
+        assert!(
+            note_key(&mut written, r#""router":"/a""#),
+            "a longer key is another key"
+        );
+    }
 
     #[test]
     fn debug_sampling_keeps_one_in_n_of_matching_targets_only() {
