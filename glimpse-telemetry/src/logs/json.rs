@@ -48,13 +48,9 @@ pub(crate) fn write_escaped(out: &mut String, s: &str, budget: usize) -> bool {
     };
     let bytes = s.as_bytes();
     let mut start = 0;
-    // Most values need no escaping: find the next byte that does with a table lookup per byte,
-    // and copy the runs in between whole.
-    while let Some(offset) = bytes[start..]
-        .iter()
-        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
-    {
-        let i = start + offset;
+    // Most values need no escaping: find the next byte that does, and copy the runs in between
+    // whole.
+    while let Some(i) = next_escape(bytes, start) {
         out.push_str(&s[start..i]);
         match bytes[i] {
             b'"' => out.push_str("\\\""),
@@ -73,6 +69,36 @@ pub(crate) fn write_escaped(out: &mut String, s: &str, budget: usize) -> bool {
         out.push_str(TRUNCATED);
     }
     cut
+}
+
+/// The index of the first byte at or after `from` that must be escaped. Eight bytes at a time
+/// (the word tricks of "Bit Twiddling Hacks": a byte below 0x20, or equal to `"`, `\` or DEL,
+/// sets its high bit), then the table on the word that has one: a third of the instructions of
+/// a table lookup per byte, on the few dozen bytes of each of a line's strings.
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = from;
+    while let Some(word) = bytes
+        .get(i..i + 8)
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        let x = u64::from_le_bytes(word);
+        let flagged = (x.wrapping_sub(ONES * 0x20) & !x & HIGH)
+            | zero_byte(x ^ (ONES * u64::from(b'"')))
+            | zero_byte(x ^ (ONES * u64::from(b'\\')))
+            | zero_byte(x ^ (ONES * 0x7f));
+        if flagged != 0 {
+            break;
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| NEEDS_ESCAPE[usize::from(b)])
+        .map(|p| i + p)
 }
 
 /// Appends a finite float as a JSON number; NaN and infinities (not JSON) as strings.
@@ -195,6 +221,25 @@ mod tests {
                 UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(ms.into()),
             );
             assert_eq!(out, want);
+        }
+    }
+
+    #[test]
+    fn the_word_scan_finds_what_the_table_finds() {
+        // Every byte value at every position of a 19-byte string (two words and a tail), among
+        // plain, space and non-ASCII bytes (borrows between bytes are where word tricks fail).
+        for (b, background) in (0..=255u8).flat_map(|b| [(b, b'a'), (b, b' '), (b, 0xe9)]) {
+            for at in 0..19 {
+                let mut bytes = vec![background; 19];
+                bytes[at] = b;
+                let want = (0..19).find(|&i| NEEDS_ESCAPE[usize::from(bytes[i])]);
+                assert_eq!(next_escape(&bytes, 0), want, "byte {b:#x} at {at}");
+                assert_eq!(
+                    next_escape(&bytes, 3),
+                    want.filter(|&i| i >= 3),
+                    "byte {b:#x} at {at}, from 3"
+                );
+            }
         }
     }
 
