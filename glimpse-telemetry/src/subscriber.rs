@@ -1,6 +1,9 @@
 //! How the `tracing` subscriber is put together: a `Registry` and a list of layers, each with its
 //! own filter, so an adapter can add a layer that sees what it needs (say, DEBUG events of one
-//! target) without those reaching the log output.
+//! target) without those reaching the log output. The built-in parts that share a rule share a
+//! filter (span fields, JSON lines, GlitchTip, "keep errors", the tracer's carrier in one layer;
+//! the OpenTelemetry bridge in another): tracing-subscriber looks a span up once per filtered
+//! layer on every enter, exit and close.
 //!
 //! The one rule every built-in layer follows ([`TelemetryFilter`]): spans at INFO and above always
 //! exist, whatever `RUST_LOG` says, because they carry the request's trace, `requestId` and
