@@ -149,13 +149,7 @@ thread_local! {
 }
 
 fn decision_slot(filter: u64, target: &str, level: Level) -> usize {
-    let level = match level {
-        Level::ERROR => 0,
-        Level::WARN => 1,
-        Level::INFO => 2,
-        Level::DEBUG => 3,
-        Level::TRACE => 4,
-    };
+    let level = crate::logs::level_index(&level);
     let h = (target.as_ptr() as usize >> 3) ^ target.len().rotate_left(7) ^ (level * 37);
     (h ^ filter as usize) % DECISION_SLOTS
 }

@@ -118,7 +118,8 @@ impl JsonLayer {
     }
 }
 
-fn level_index(level: &Level) -> usize {
+/// The index of a level in per-level tables (ERROR 0 … TRACE 4).
+pub(crate) fn level_index(level: &Level) -> usize {
     match *level {
         Level::ERROR => 0,
         Level::WARN => 1,
