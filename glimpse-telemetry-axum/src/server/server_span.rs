@@ -10,7 +10,7 @@ use glimpse_telemetry::otel::trace::{
 };
 use glimpse_telemetry::otel::{Context, KeyValue};
 use http::header::{HOST, HeaderName, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method, Version};
+use http::{HeaderValue, Method, Version};
 
 use super::metrics::{CANCELLED, METHODS, error_type};
 use super::outcome::{Finished, Outcome};
@@ -44,17 +44,17 @@ pub(crate) struct Started {
 
 /// The request's parts the span's attributes are made of, borrowed from the request (read only
 /// for a span that is recorded).
-pub(crate) struct RequestInfo<'a> {
-    pub(crate) https: bool,
-    pub(crate) authority: Option<&'a http::uri::Authority>,
-    pub(crate) version: Version,
-    pub(crate) user_agent: Option<&'a HeaderValue>,
-    pub(crate) host: Option<&'a HeaderValue>,
-    pub(crate) peer: Option<std::net::SocketAddr>,
+struct RequestInfo<'a> {
+    https: bool,
+    authority: Option<&'a http::uri::Authority>,
+    version: Version,
+    user_agent: Option<&'a HeaderValue>,
+    host: Option<&'a HeaderValue>,
+    peer: Option<std::net::SocketAddr>,
 }
 
 impl<'a> RequestInfo<'a> {
-    pub(crate) fn of<B>(req: &'a http::Request<B>, https: bool) -> RequestInfo<'a> {
+    fn of<B>(req: &'a http::Request<B>, https: bool) -> RequestInfo<'a> {
         let headers = req.headers();
         RequestInfo {
             https,
@@ -70,17 +70,17 @@ impl<'a> RequestInfo<'a> {
     }
 }
 
-/// Starts the server span, child of the caller's `traceparent` (and baggage). `info` is asked
-/// for only when the span is recorded.
-pub(crate) fn start<'a>(
+/// Starts the server span of `req`, child of the caller's `traceparent` (and baggage). The
+/// request's attributes are read only when the span is recorded.
+pub(crate) fn start<B>(
     tracer: &glimpse_telemetry::otel::sdk::trace::Tracer,
-    headers: &HeaderMap,
+    req: &http::Request<B>,
     route: &RouteState,
     method_index: usize,
-    method: &Method,
     path: &str,
-    info: impl FnOnce() -> RequestInfo<'a>,
+    https: bool,
 ) -> Started {
+    let headers = req.headers();
     let parent = if headers.contains_key(TRACEPARENT) || headers.contains_key(BAGGAGE) {
         glimpse_telemetry::propagation::extract(headers)
     } else {
@@ -103,7 +103,8 @@ pub(crate) fn start<'a>(
     let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
     let recording = otel.is_recording();
     if recording {
-        set_request_attributes(&mut otel, route, method_index, method, path, &info());
+        let info = RequestInfo::of(req, https);
+        set_request_attributes(&mut otel, route, method_index, req.method(), path, &info);
     }
     Started {
         cx: parent.with_span(otel),

@@ -25,7 +25,7 @@ use super::request::{PathText, content_length};
 use super::request_body::{self, ReadBytes};
 use super::route_report::Slot;
 use super::routes::{RouteState, RouteTable};
-use super::server_span::{self, REQUEST_SPAN_TARGET, RequestInfo, SPAN_NAME, TRACEPARENT};
+use super::server_span::{self, REQUEST_SPAN_TARGET, SPAN_NAME, TRACEPARENT};
 use crate::glitchtip::ResponseError;
 use crate::request_id;
 use crate::user::UserId;
@@ -125,15 +125,9 @@ impl Tracker {
 
         let path = PathText::new(req.uri().path());
         let started = match tracer {
-            Some(tracer) => server_span::start(
-                &tracer,
-                req.headers(),
-                &route,
-                method_index,
-                req.method(),
-                path.as_str(),
-                || RequestInfo::of(req, https),
-            ),
+            Some(tracer) => {
+                server_span::start(&tracer, req, &route, method_index, path.as_str(), https)
+            }
             None => server_span::Started::default(),
         };
 
