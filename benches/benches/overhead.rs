@@ -68,6 +68,9 @@ fn run(
     app: Router,
     dispatch: &tracing::Dispatch,
 ) {
+    // As `axum::serve` does for a `Router`: every handler turned into its (layered) route once,
+    // not again for every request (which `oneshot` on a stateless router would measure).
+    let app: Router = app.with_state(());
     // `OVERHEAD_PROFILE="<case> <n>"`: run n requests of one case without criterion (for
     // callgrind, which counts instructions reproducibly on a noisy machine).
     if let Ok(spec) = std::env::var("OVERHEAD_PROFILE") {
