@@ -60,7 +60,10 @@ pub struct InstrumentedRouter {
 impl InstrumentedRouter {
     fn new(layer: &TelemetryLayer, app: Router) -> InstrumentedRouter {
         // The same layer on every endpoint: there it only reports the route to the outer one.
-        let app = app.layer(layer.clone());
+        // `with_state(())` turns every handler into a route now, as `axum::serve` does for a
+        // `Router` (and `into_make_service`): served as this app, a router would otherwise build
+        // each handler's route, and layer it, again for every request.
+        let app = app.layer(layer.clone()).with_state(());
         InstrumentedRouter {
             inner: tower_layer::Layer::layer(layer, app),
         }
@@ -150,5 +153,36 @@ impl Future for InstrumentedFuture {
             .inner
             .poll(cx)
             .map(|r| r.map(|response| response.map(AxumBody::new)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn handlers_are_layered_once_not_for_every_request() {
+        // A layer on a router's handlers is applied when the handler becomes a route: once,
+        // or, left to each request, once per request.
+        static LAYERED: AtomicUsize = AtomicUsize::new(0);
+        let app = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(tower_layer::layer_fn(|s| {
+                LAYERED.fetch_add(1, Ordering::Relaxed);
+                s
+            }));
+        let app = crate::instrument(app);
+        let before = LAYERED.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            let request = Request::get("/").body(AxumBody::empty()).expect("request");
+            let response = app.clone().oneshot(request).await.expect("response");
+            assert_eq!(response.status(), 200);
+        }
+        assert_eq!(LAYERED.load(Ordering::Relaxed), before);
     }
 }
