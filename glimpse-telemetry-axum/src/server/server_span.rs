@@ -106,8 +106,15 @@ pub(crate) fn start<B>(
         let info = RequestInfo::of(req, https);
         set_request_attributes(&mut otel, route, method_index, req.method(), path, &info);
     }
+    // A span sampled out is only its ids (what child spans and outgoing calls propagate): held
+    // as a span context, without the boxed SDK span and its lock, which would record nothing.
+    let cx = if recording {
+        parent.with_span(otel)
+    } else {
+        parent.with_remote_span_context(otel.span_context().clone())
+    };
     Started {
-        cx: parent.with_span(otel),
+        cx,
         sampled,
         recording,
         traceparent,

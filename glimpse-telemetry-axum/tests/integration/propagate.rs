@@ -97,3 +97,45 @@ async fn outgoing_calls_carry_the_trace_and_the_request_id() {
     assert!(glimpse_telemetry_axum::outgoing_headers().is_empty());
     let _: SocketAddr = a;
 }
+
+/// A request whose trace is sampled out records nothing, but its trace still reaches the services
+/// it calls: the caller's trace id, this request's span as the parent, the "not sampled" flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampled_out_requests_still_propagate_their_trace() {
+    if glimpse_test_support::rerun_in_own_process() {
+        return;
+    }
+    let t = init(Options {
+        sampler: Some("parentbased_always_off"),
+        ..Default::default()
+    });
+    let a = serve(
+        Router::new()
+            .route(
+                "/call",
+                get(|| async {
+                    let headers = glimpse_telemetry_axum::outgoing_headers();
+                    let v = |k: &str| headers.get(k).map(|v| v.to_str().unwrap().to_owned());
+                    json!({"traceparent": v("traceparent"), "x-request-id": v("x-request-id")})
+                        .to_string()
+                }),
+            )
+            .layer(glimpse_telemetry_axum::TelemetryLayer::new()),
+    )
+    .await;
+    let caller = format!("00-{TRACE_ID}-{PARENT_ID}-00");
+    let res = fetch(a, "/call", &[("traceparent", &caller)]).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let tp = res.header("traceparent").expect("traceparent");
+    let (trace, span) = res.traceparent();
+    assert_eq!(
+        tp,
+        format!("00-{TRACE_ID}-{span}-00"),
+        "the caller's trace, not sampled"
+    );
+    assert_ne!(span, PARENT_ID, "this request's own span");
+    let sent: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(sent["traceparent"], tp, "outgoing calls: the same span");
+    assert_eq!(sent["x-request-id"], res.request_id().as_str());
+    assert_eq!(t.access_line(&res.request_id())["traceId"], trace.as_str());
+}
