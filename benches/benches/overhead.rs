@@ -51,6 +51,110 @@ impl glimpse_telemetry::otel::sdk::metrics::exporter::PushMetricExporter for Dro
     }
 }
 
+/// The floors under a layer like ours, each alone: the OpenTelemetry SDK's server span (started
+/// with the request's attributes, ended with the response's, exported through a batch processor)
+/// or a `tracing` span in a bare registry (created, entered on each poll, closed). What the
+/// glimpse cases add over their sum is the SDK's own work.
+mod floor {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use glimpse_telemetry::otel::KeyValue;
+    use glimpse_telemetry::otel::sdk::trace::{SdkTracer, Span as SdkSpan};
+    use glimpse_telemetry::otel::trace::{Span as _, SpanKind, Tracer as _};
+    use glimpse_telemetry::tracing;
+
+    const REQUEST_ID: &str = "0192f6a8-7c3e-7d4a-9b1c-2d3e4f5a6b7c";
+    const REQUEST_ID_FIELD: &str = "request_id";
+
+    #[derive(Clone)]
+    pub struct Floor<S> {
+        pub inner: S,
+        /// Export an SDK span per request.
+        pub tracer: Option<SdkTracer>,
+        /// Make a `tracing` span per request.
+        pub tracing_span: bool,
+    }
+
+    impl<S> tower::Service<http::Request<axum::body::Body>> for Floor<S>
+    where
+        S: tower::Service<http::Request<axum::body::Body>, Response = axum::response::Response>,
+        S::Future: Unpin,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = FloorFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: http::Request<axum::body::Body>) -> Self::Future {
+            // The attributes the glimpse server span gets for this request.
+            let otel = self.tracer.as_ref().map(|tracer| {
+                let mut attributes = Vec::with_capacity(16);
+                attributes.extend([
+                    KeyValue::new("http.request.method", "GET"),
+                    KeyValue::new("http.route", "/users/{id}"),
+                    KeyValue::new("url.scheme", "http"),
+                    KeyValue::new("url.path", req.uri().path().to_owned()),
+                    KeyValue::new("network.protocol.version", "1.1"),
+                ]);
+                tracer
+                    .span_builder(format!("{} {}", req.method(), "/users/{id}"))
+                    .with_kind(SpanKind::Server)
+                    .with_attributes(attributes)
+                    .start(tracer)
+            });
+            let span = if self.tracing_span {
+                tracing::info_span!("HTTP request", request_id = REQUEST_ID)
+            } else {
+                tracing::Span::none()
+            };
+            FloorFuture {
+                inner: self.inner.call(req),
+                otel,
+                span,
+            }
+        }
+    }
+
+    pub struct FloorFuture<F> {
+        inner: F,
+        otel: Option<SdkSpan>,
+        span: tracing::Span,
+    }
+
+    impl<F, E> Future for FloorFuture<F>
+    where
+        F: Future<Output = Result<axum::response::Response, E>> + Unpin,
+    {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            let this = &mut *self;
+            let polled = {
+                let _entered = this.span.enter();
+                Pin::new(&mut this.inner).poll(cx)
+            };
+            if let Poll::Ready(Ok(response)) = &polled
+                && let Some(mut otel) = this.otel.take()
+            {
+                otel.set_attributes([
+                    KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(response.status().as_u16()),
+                    ),
+                    KeyValue::new(REQUEST_ID_FIELD, REQUEST_ID.to_owned()),
+                ]);
+                otel.end();
+            }
+            polled
+        }
+    }
+}
+
 fn routes() -> Router {
     Router::new().route("/users/{id}", get(|| async { "user 42" }))
 }
@@ -147,6 +251,34 @@ fn overhead(c: &mut Criterion) {
         "identity_layer",
         routes().layer(tower::layer::layer_fn(|s| s)),
         &none,
+    );
+
+    // The floors, alone (see `floor`).
+    let floor_provider = tracer_provider();
+    let floor_tracer =
+        glimpse_telemetry::otel::trace::TracerProvider::tracer(&floor_provider, "floor");
+    run(
+        &mut g,
+        &rt,
+        "floor_sdk_span_exported",
+        routes().layer(tower::layer::layer_fn(move |inner| floor::Floor {
+            inner,
+            tracer: Some(floor_tracer.clone()),
+            tracing_span: false,
+        })),
+        &none,
+    );
+    let registry = tracing::Dispatch::new(tracing_subscriber::registry());
+    run(
+        &mut g,
+        &rt,
+        "floor_tracing_span_in_registry",
+        routes().layer(tower::layer::layer_fn(|inner| floor::Floor {
+            inner,
+            tracer: None,
+            tracing_span: true,
+        })),
+        &registry,
     );
 
     // glimpse-telemetry-axum.
