@@ -268,18 +268,25 @@ fn overhead(c: &mut Criterion) {
         })),
         &none,
     );
-    let registry = tracing::Dispatch::new(tracing_subscriber::registry());
-    run(
-        &mut g,
-        &rt,
-        "floor_tracing_span_in_registry",
-        routes().layer(tower::layer::layer_fn(|inner| floor::Floor {
-            inner,
-            tracer: None,
-            tracing_span: true,
-        })),
-        &registry,
-    );
+    // At INFO, as a service runs: without a level filter the registry would lift the global
+    // maximum level to TRACE while it lives, and every case would pay for `trace!` callsites.
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let registry = tracing::Dispatch::new(
+            tracing_subscriber::registry().with(tracing::level_filters::LevelFilter::INFO),
+        );
+        run(
+            &mut g,
+            &rt,
+            "floor_tracing_span_in_registry",
+            routes().layer(tower::layer::layer_fn(|inner| floor::Floor {
+                inner,
+                tracer: None,
+                tracing_span: true,
+            })),
+            &registry,
+        );
+    }
 
     // glimpse-telemetry-axum.
     run(
