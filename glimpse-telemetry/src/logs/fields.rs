@@ -125,40 +125,42 @@ struct Slot {
 const SLOTS: usize = 512;
 
 /// Classifies `name` and appends its rendered `"key":` to `out` (for written classes), through
-/// a direct-mapped per-thread cache: a collision only costs a recomputation, and the cache
-/// cannot grow.
+/// a per-thread cache that cannot grow. Two ways per set: direct-mapped, two fields of one log
+/// line whose addresses meet in a slot (which depends on the binary's layout) evicted each other
+/// on every line, each miss costing a classification and an allocation.
 fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut String) -> FieldClass {
     thread_local! {
         static CACHE: std::cell::RefCell<Vec<Option<Slot>>> = std::cell::RefCell::new((0..SLOTS).map(|_| None).collect());
     }
     let ptr = name.as_ptr() as usize;
-    let index = (ptr ^ (ptr >> 9) ^ name.len()) % SLOTS;
+    let set = (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2) * 2;
     CACHE.with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return render(classify_uncached(redactor, name), name, out);
         };
-        match &cache[index] {
-            Some(slot)
-                if slot.ptr == ptr && slot.len == name.len() && slot.redactor == redactor.id() =>
-            {
-                out.push_str(&slot.key);
-                slot.class
-            }
-            _ => {
-                let class = classify_uncached(redactor, name);
-                let mut key = String::new();
-                render(class, name, &mut key);
-                out.push_str(&key);
-                cache[index] = Some(Slot {
-                    redactor: redactor.id(),
-                    ptr,
-                    len: name.len(),
-                    class,
-                    key: key.into_boxed_str(),
-                });
-                class
-            }
+        let hit = cache[set..set + 2].iter().flatten().find(|slot| {
+            slot.ptr == ptr && slot.len == name.len() && slot.redactor == redactor.id()
+        });
+        if let Some(slot) = hit {
+            out.push_str(&slot.key);
+            return slot.class;
         }
+        #[cfg(test)]
+        tests::MISSES.with(|m| m.set(m.get() + 1));
+        let class = classify_uncached(redactor, name);
+        let mut key = String::new();
+        render(class, name, &mut key);
+        out.push_str(&key);
+        // The newest in the first way; the one it displaces moves to the second.
+        cache[set + 1] = cache[set].take();
+        cache[set] = Some(Slot {
+            redactor: redactor.id(),
+            ptr,
+            len: name.len(),
+            class,
+            key: key.into_boxed_str(),
+        });
+        class
     })
 }
 
@@ -343,5 +345,49 @@ where
                 *fields = compact;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    thread_local! {
+        pub(super) static MISSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn two_fields_in_one_set_both_stay_cached() {
+        // Field names at addresses that fall in the same set (slices of one static string).
+        static BYTES: [u8; 1024] = [b'f'; 1024];
+        let text: &'static str = std::str::from_utf8(&BYTES).expect("ASCII");
+        let set = |name: &str| {
+            let ptr = name.as_ptr() as usize;
+            (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2)
+        };
+        let names: Vec<&'static str> = (0..text.len() - 4).map(|i| &text[i..i + 4]).collect();
+        let (a, b) = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| {
+                names[i + 1..]
+                    .iter()
+                    .find(|b| set(b) == set(a) && b.as_ptr() != a.as_ptr())
+                    .map(|b| (*a, *b))
+            })
+            .expect("two names in one set");
+        let redactor = Redactor::default();
+        let mut out = String::new();
+        let before = MISSES.with(std::cell::Cell::get);
+        for _ in 0..10 {
+            classify_and_write_key(&redactor, a, &mut out);
+            classify_and_write_key(&redactor, b, &mut out);
+        }
+        assert_eq!(
+            MISSES.with(std::cell::Cell::get) - before,
+            2,
+            "one miss each"
+        );
+        assert_eq!(out, "\"ffff\":".repeat(20), "every key written");
     }
 }
