@@ -125,15 +125,15 @@ struct Slot {
 const SLOTS: usize = 512;
 
 /// Classifies `name` and appends its rendered `"key":` to `out` (for written classes), through
-/// a per-thread cache that cannot grow. Two ways per set: direct-mapped, two fields of one log
-/// line whose addresses meet in a slot (which depends on the binary's layout) evicted each other
-/// on every line, each miss costing a classification and an allocation.
+/// a per-thread cache that cannot grow. Two ways per set, because with one, two fields of one
+/// log line whose addresses met in a slot (which depends on the binary's layout) evicted each
+/// other on every line, each miss costing a classification and an allocation.
 fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut String) -> FieldClass {
     thread_local! {
         static CACHE: std::cell::RefCell<Vec<Option<Slot>>> = std::cell::RefCell::new((0..SLOTS).map(|_| None).collect());
     }
     let ptr = name.as_ptr() as usize;
-    let set = (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2) * 2;
+    let set = cache_set(name) * 2;
     CACHE.with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return render(classify_uncached(redactor, name), name, out);
@@ -162,6 +162,12 @@ fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut Str
         });
         class
     })
+}
+
+/// The set of the field cache a name belongs to (by its address: names are callsite statics).
+fn cache_set(name: &str) -> usize {
+    let ptr = name.as_ptr() as usize;
+    (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2)
 }
 
 fn render(class: FieldClass, name: &str, out: &mut String) -> FieldClass {
@@ -361,10 +367,6 @@ mod tests {
         // Field names at addresses that fall in the same set (slices of one static string).
         static BYTES: [u8; 1024] = [b'f'; 1024];
         let text: &'static str = std::str::from_utf8(&BYTES).expect("ASCII");
-        let set = |name: &str| {
-            let ptr = name.as_ptr() as usize;
-            (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2)
-        };
         let names: Vec<&'static str> = (0..text.len() - 4).map(|i| &text[i..i + 4]).collect();
         let (a, b) = names
             .iter()
@@ -372,7 +374,7 @@ mod tests {
             .find_map(|(i, a)| {
                 names[i + 1..]
                     .iter()
-                    .find(|b| set(b) == set(a) && b.as_ptr() != a.as_ptr())
+                    .find(|b| cache_set(b) == cache_set(a) && b.as_ptr() != a.as_ptr())
                     .map(|b| (*a, *b))
             })
             .expect("two names in one set");
