@@ -33,6 +33,11 @@ use crate::redact::Redactor;
 pub type BoxedLayer =
     Box<dyn tracing_subscriber::Layer<tracing_subscriber::Registry> + Send + Sync + 'static>;
 
+/// The subscriber [`Builder`](crate::Builder) and the test harness build: the layers over the
+/// registry.
+pub(crate) type Built =
+    tracing_subscriber::layer::Layered<Vec<BoxedLayer>, tracing_subscriber::Registry>;
+
 /// A field that keeps a span or an event away from OpenTelemetry (logs and GlitchTip still see
 /// it): the span is not exported, the event does not become a span event. The HTTP layer uses it
 /// for its request span, whose OpenTelemetry span it builds itself, and for its access line,
@@ -97,34 +102,44 @@ impl TelemetryFilter {
         if self.dynamic {
             return Filter::<S>::enabled(&self.env, meta, cx);
         }
-        let (target, level) = (meta.target(), *meta.level());
-        let slot = decision_slot(self.id, target, level);
-        let remembered = DECISIONS
-            .try_with(|d| {
-                let d = d.try_borrow().ok()?;
-                d[slot]
-                    .as_ref()
-                    .filter(|e| e.filter == self.id && e.level == level && *e.target == *target)
-                    .map(|e| e.enabled)
-            })
-            .ok()
-            .flatten();
-        if let Some(enabled) = remembered {
-            return enabled;
-        }
-        let enabled = Filter::<S>::enabled(&self.env, meta, cx);
-        let _ = DECISIONS.try_with(|d| {
-            if let Ok(mut d) = d.try_borrow_mut() {
-                d[slot] = Some(Decision {
-                    filter: self.id,
-                    level,
-                    target: target.into(),
-                    enabled,
-                });
-            }
-        });
-        enabled
+        remembered_or(self.id, meta.target(), *meta.level(), || {
+            Filter::<S>::enabled(&self.env, meta, cx)
+        })
     }
+}
+
+/// The remembered decision of filter `filter` for `target` at `level`, or `decide()`'s, then
+/// remembered.
+fn remembered_or(filter: u64, target: &str, level: Level, decide: impl FnOnce() -> bool) -> bool {
+    let set = decision_set(filter, target, level);
+    let remembered = DECISIONS
+        .try_with(|d| {
+            let d = d.try_borrow().ok()?;
+            d[set..set + 2]
+                .iter()
+                .flatten()
+                .find(|e| e.filter == filter && e.level == level && *e.target == *target)
+                .map(|e| e.enabled)
+        })
+        .ok()
+        .flatten();
+    if let Some(enabled) = remembered {
+        return enabled;
+    }
+    let enabled = decide();
+    let _ = DECISIONS.try_with(|d| {
+        if let Ok(mut d) = d.try_borrow_mut() {
+            // The newest in the first way; the one it displaces moves to the second.
+            d[set + 1] = d[set].take();
+            d[set] = Some(Decision {
+                filter,
+                level,
+                target: target.into(),
+                enabled,
+            });
+        }
+    });
+    enabled
 }
 
 static NEXT_FILTER_ID: AtomicU64 = AtomicU64::new(1);
@@ -142,16 +157,19 @@ struct Decision {
 const DECISION_SLOTS: usize = 128;
 
 thread_local! {
-    /// Direct-mapped: a collision only costs asking `EnvFilter` again. Per thread, so a hit
-    /// touches no memory another core writes.
+    /// Two ways per set (64 sets): a collision only costs asking `EnvFilter` again, and two hot
+    /// targets that meet in a set both stay (direct-mapped, a build whose statics happened to
+    /// collide asked it on every line). Per thread, so a hit touches no memory another core
+    /// writes.
     static DECISIONS: RefCell<[Option<Decision>; DECISION_SLOTS]> =
         const { RefCell::new([const { None }; DECISION_SLOTS]) };
 }
 
-fn decision_slot(filter: u64, target: &str, level: Level) -> usize {
+/// The first slot of the set `target` belongs to (by its address: targets are mostly statics).
+fn decision_set(filter: u64, target: &str, level: Level) -> usize {
     let level = crate::logs::level_index(&level);
     let h = (target.as_ptr() as usize >> 3) ^ target.len().rotate_left(7) ^ (level * 37);
-    (h ^ filter as usize) % DECISION_SLOTS
+    (h ^ filter as usize) % (DECISION_SLOTS / 2) * 2
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
@@ -387,6 +405,45 @@ mod tests {
         assert!(!d.contains("hyper=warn"));
         assert!(d.ends_with("debug,hyper=info"));
         assert!(TelemetryFilter::new(&d).is_ok());
+    }
+
+    #[test]
+    fn two_targets_in_one_set_both_stay_remembered() {
+        // Different targets at addresses that fall in the same set (slices of one static).
+        static BYTES: [u8; 4096] = {
+            let mut b = [0u8; 4096];
+            let mut i = 0;
+            while i < b.len() {
+                b[i] = b'a' + (i * i % 26) as u8;
+                i += 1;
+            }
+            b
+        };
+        let text: &'static str = std::str::from_utf8(&BYTES).expect("ASCII");
+        let set = |t: &str| decision_set(u64::MAX, t, Level::INFO);
+        let targets: Vec<&'static str> = (0..text.len() - 4).map(|i| &text[i..i + 4]).collect();
+        let (a, b) = targets
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| {
+                let b = targets[i + 1..]
+                    .iter()
+                    .find(|b| set(b) == set(a) && *b != a)?;
+                Some((*a, *b))
+            })
+            .expect("two targets in one set");
+        let mut asked = 0;
+        for _ in 0..10 {
+            assert!(remembered_or(u64::MAX, a, Level::INFO, || {
+                asked += 1;
+                true
+            }));
+            assert!(!remembered_or(u64::MAX, b, Level::INFO, || {
+                asked += 1;
+                false
+            }));
+        }
+        assert_eq!(asked, 2, "each asked once, then remembered");
     }
 
     /// Counts the events a filtered layer lets through, by target.
