@@ -488,7 +488,9 @@ impl Builder {
                 .unwrap_or(tracing::level_filters::LevelFilter::WARN),
         }
         .build(std::mem::take(&mut self.layers))?;
-        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+        // Typed: `context::of_span` finds this type at the first check of its downcast.
+        let subscriber: crate::subscriber::Built = tracing_subscriber::registry().with(layers);
+        let dispatch = tracing::Dispatch::new(subscriber);
         let announcement = Announcement {
             version: identity.version.clone().unwrap_or_default(),
             environment: identity.environment,

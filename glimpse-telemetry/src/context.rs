@@ -73,21 +73,34 @@ fn with_active_trace(out: &mut RequestContext) {
 pub fn of_span(span: &tracing::Span) -> RequestContext {
     let mut out = RequestContext::default();
     span.with_subscriber(|(id, dispatch)| {
-        let Some(registry) = dispatch.downcast_ref::<Registry>() else {
-            return;
-        };
-        let Some(span) = registry.span(id) else {
-            return;
-        };
-        for span in span.scope() {
-            if let Some(f) = span.extensions().get::<SpanFields>() {
-                if take_ids(&mut out, f) {
-                    break;
-                }
-            }
+        // The subscriber `init` builds first: a downcast finds it at its first check, and the
+        // `Registry` under it only after asking every layer (about 240 instructions a request).
+        if let Some(built) = dispatch.downcast_ref::<crate::subscriber::Built>() {
+            take_ids_of(built, id, &mut out);
+        } else if let Some(registry) = dispatch.downcast_ref::<Registry>() {
+            take_ids_of(registry, id, &mut out);
         }
     });
     out
+}
+
+/// The ids on the span `id` or, where it has none, its parents.
+fn take_ids_of<'a, R: LookupSpan<'a>>(
+    spans: &'a R,
+    id: &tracing::span::Id,
+    out: &mut RequestContext,
+) {
+    // Parent by parent, not `scope()`: that looks the span up a second time, and a request span
+    // is a root.
+    let mut next = spans.span(id);
+    while let Some(span) = next {
+        if let Some(f) = span.extensions().get::<SpanFields>()
+            && take_ids(out, f)
+        {
+            break;
+        }
+        next = span.parent();
+    }
 }
 
 /// The ids of the span an event belongs to, read through a layer's context: inside a layer
@@ -166,4 +179,41 @@ fn record_on_nearest(field_name: &str, value: &dyn Value) -> bool {
             true
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+    use crate::logs::fields::SpanFieldsLayer;
+    use crate::redact::Redactor;
+    use crate::subscriber::{BoxedLayer, Built};
+
+    /// The request id on a request span, the user id on a child of it.
+    fn ids_of_a_child() -> RequestContext {
+        let request = tracing::info_span!("request", request_id = "req-1");
+        let child = tracing::info_span!(parent: &request, "child", user_id = "u-2");
+        of_span(&child)
+    }
+
+    #[test]
+    fn ids_come_from_the_span_and_its_parents_under_either_subscriber() {
+        let fields = || SpanFieldsLayer {
+            redactor: Redactor::default(),
+        };
+        // The SDK's own subscriber, found at the first check of the downcast.
+        let built: Built =
+            tracing_subscriber::registry().with(vec![Box::new(fields()) as BoxedLayer]);
+        let built = tracing::Dispatch::new(built);
+        assert!(built.downcast_ref::<Built>().is_some());
+        let cx = tracing::dispatcher::with_default(&built, ids_of_a_child);
+        assert_eq!(cx.request_id.as_deref(), Some("req-1"));
+        assert_eq!(cx.user_id.as_deref(), Some("u-2"));
+        // Any other subscriber over a registry.
+        let other = tracing_subscriber::registry().with(fields());
+        let cx = tracing::subscriber::with_default(other, ids_of_a_child);
+        assert_eq!(cx.request_id.as_deref(), Some("req-1"));
+        assert_eq!(cx.user_id.as_deref(), Some("u-2"));
+    }
 }

@@ -140,7 +140,11 @@ impl Capture {
         .build(Vec::new());
         // The directives were checked above, so building cannot fail; stay usable if it does.
         let dispatch = match layers {
-            Ok(layers) => tracing::Dispatch::new(tracing_subscriber::registry().with(layers)),
+            Ok(layers) => {
+                let subscriber: crate::subscriber::Built =
+                    tracing_subscriber::registry().with(layers);
+                tracing::Dispatch::new(subscriber)
+            }
             Err(_) => tracing::Dispatch::none(),
         };
         #[cfg(feature = "sentry")]
