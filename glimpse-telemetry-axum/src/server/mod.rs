@@ -11,8 +11,8 @@
 //!   a panic) and `body.rs` (bytes sent); at the end it hands a `Finished` record
 //!   (`outcome.rs`) to
 //! - `metrics.rs` (the RED metrics and their handle caches), `server_span.rs` (the exported
-//!   span, started and ended) and `access_log.rs` (the access line); `request.rs` keeps the
-//!   request's path.
+//!   span, started and ended; its name made once per route in `span_name.rs`) and
+//!   `access_log.rs` (the access line); `request.rs` keeps the request's path.
 //! - `layer.rs`: the layer and its builder.
 
 pub mod access_log;
@@ -29,6 +29,7 @@ mod route_report;
 mod routes;
 mod server_span;
 mod service;
+mod span_name;
 mod tracker;
 
 pub use body::ResponseBody;

@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use super::config::Config;
 use super::metrics::{RouteMetrics, UNMATCHED_ROUTE};
+use super::span_name::Names;
 
 /// At most this many distinct route templates get a cached state per layer; a router has far
 /// fewer, so this only bounds memory if something feeds the layer unbounded `MatchedPath`s.
@@ -104,6 +105,8 @@ pub(crate) struct RouteState {
     pub(crate) matched: bool,
     pub(crate) excluded: bool,
     pub(crate) metrics: RouteMetrics,
+    /// The server span's names, per method (matched routes only).
+    pub(crate) span_names: Names,
     /// Log one successful request in this many (0: none).
     sample_every: u32,
     seen: AtomicU32,
@@ -129,6 +132,7 @@ impl RouteState {
             matched,
             excluded: matched && config.excluded.iter().any(|r| **r == *route),
             metrics: RouteMetrics::new(route),
+            span_names: Names::default(),
             sample_every,
             seen: AtomicU32::new(0),
         }

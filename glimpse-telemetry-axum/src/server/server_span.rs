@@ -4,6 +4,8 @@
 //! The span is built with the tracer, not through the `tracing` bridge: the request's `tracing`
 //! span carries only the ids log lines need (`otel.skip`), so one span's bookkeeping, not two.
 
+use std::borrow::Cow;
+
 use glimpse_telemetry::otel::semconv::attribute as attr;
 use glimpse_telemetry::otel::trace::{
     Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
@@ -16,6 +18,7 @@ use super::metrics::{CANCELLED, METHODS, error_type};
 use super::outcome::{Finished, Outcome};
 use super::request::bounded;
 use super::routes::RouteState;
+use super::span_name::{OTHER_METHOD, method_name};
 use crate::request_id;
 
 /// The target of the request spans.
@@ -23,8 +26,6 @@ pub const REQUEST_SPAN_TARGET: &str = "glimpse_telemetry_axum";
 
 /// The name of the request spans in `tracing` (the exported span is renamed `{METHOD} {route}`).
 pub const SPAN_NAME: &str = "HTTP request";
-
-const OTHER_METHOD: usize = METHODS.len() - 1;
 
 pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
@@ -77,7 +78,6 @@ pub(crate) fn start<B>(
     req: &http::Request<B>,
     route: &RouteState,
     method_index: usize,
-    path: &str,
     https: bool,
 ) -> Started {
     let headers = req.headers();
@@ -104,6 +104,8 @@ pub(crate) fn start<B>(
     let recording = otel.is_recording();
     if recording {
         let info = RequestInfo::of(req, https);
+        // The request's own path, not the layer's copy: reading that checks its UTF-8 again.
+        let path = req.uri().path();
         set_request_attributes(&mut otel, route, method_index, req.method(), path, &info);
     }
     // A span sampled out is only its ids (what child spans and outgoing calls propagate): held
@@ -190,27 +192,13 @@ fn response_attributes(
     }
 }
 
-/// The method as server spans name it: `HTTP` for methods outside the known ones.
-pub(crate) fn method_name(method_index: usize) -> &'static str {
-    if method_index == OTHER_METHOD {
-        "HTTP"
-    } else {
-        METHODS[method_index]
-    }
-}
-
 /// `GET /users/{id}`; `GET` for unmatched requests and `HTTP` for unknown methods, as the
-/// semantic conventions name server spans.
-pub(crate) fn span_name(method_index: usize, route: &RouteState) -> String {
-    let method = method_name(method_index);
+/// semantic conventions name server spans (see `span_name.rs`).
+fn span_name(method_index: usize, route: &RouteState) -> Cow<'static, str> {
     if route.matched {
-        let mut s = String::with_capacity(method.len() + 1 + route.route.len());
-        s.push_str(method);
-        s.push(' ');
-        s.push_str(&route.route);
-        s
+        route.span_names.get(method_index, &route.route)
     } else {
-        method.to_owned()
+        Cow::Borrowed(method_name(method_index))
     }
 }
 

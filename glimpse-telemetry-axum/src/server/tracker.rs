@@ -125,9 +125,7 @@ impl Tracker {
 
         let path = PathText::new(req.uri().path());
         let started = match tracer {
-            Some(tracer) => {
-                server_span::start(&tracer, req, &route, method_index, path.as_str(), https)
-            }
+            Some(tracer) => server_span::start(&tracer, req, &route, method_index, https),
             None => server_span::Started::default(),
         };
 
