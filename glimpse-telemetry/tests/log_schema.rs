@@ -319,3 +319,27 @@ fn audit_lines_write_only_catalogued_keys() {
         .unwrap();
     assert_eq!(payment["status"], "failed", "the guide's status:failed");
 }
+
+#[test]
+fn a_span_field_recorded_again_is_written_once_with_its_last_value() {
+    let capture = Capture::new();
+    capture.run(|| {
+        let span = tracing::info_span!("job", attempt = 1, queue = "mail");
+        let _g = span.enter();
+        span.record("attempt", 2);
+        span.record("attempt", 3);
+        tracing::info!(queue = "urgent", "retrying");
+    });
+    let text = capture.logs_text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("retrying"))
+        .expect("the line");
+    assert_eq!(line.matches("\"attempt\":").count(), 1, "{line}");
+    assert!(line.contains("\"attempt\":3"), "{line}");
+    assert_eq!(line.matches("\"queue\":").count(), 1, "{line}");
+    assert!(
+        line.contains("\"queue\":\"urgent\""),
+        "the event's own wins: {line}"
+    );
+}

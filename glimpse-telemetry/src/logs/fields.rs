@@ -26,12 +26,16 @@ pub const USER_ID_FIELD: &str = "user_id";
 /// Longest request or user id kept; longer ones are cut (they come from headers and tokens).
 const MAX_ID_LEN: usize = 256;
 
+/// A fragment of a rendered field list: the field's name, its key's hash
+/// ([`json::key_hash`]), and where its `"key":value` starts and ends in the list.
+pub(crate) type Entry = (&'static str, u64, u32, u32);
+
 /// The fields of one span.
 #[derive(Debug, Default)]
 pub(crate) struct SpanFields {
     /// `"key":value` fragments, back to back; `entries` index into it.
     json: String,
-    entries: Vec<(&'static str, u32, u32)>,
+    entries: Vec<Entry>,
     pub(crate) request_id: Option<Box<str>>,
     pub(crate) user_id: Option<Box<str>>,
     /// What an HTTP adapter said about the request this span serves
@@ -53,11 +57,11 @@ pub(crate) struct HttpRequest {
 }
 
 impl SpanFields {
-    /// The `"key":value` fragments, latest value per key.
-    pub(crate) fn fragments(&self) -> impl Iterator<Item = (&'static str, &str)> {
+    /// The `"key":value` fragments with their keys' hashes, latest value per key.
+    pub(crate) fn fragments(&self) -> impl Iterator<Item = (u64, &str)> {
         self.entries
             .iter()
-            .map(|&(k, s, e)| (k, &self.json[s as usize..e as usize]))
+            .map(|&(_, hash, s, e)| (hash, &self.json[s as usize..e as usize]))
     }
 
     fn record(&mut self, redactor: &Redactor, record: impl FnOnce(&mut dyn Visit)) {
@@ -112,23 +116,28 @@ fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
     }
 }
 
-/// One slot of the per-thread field cache: a field name (by address), its class and its
-/// rendered `"key":`.
+/// One slot of the per-thread field cache: a field name (by address), its class, its rendered
+/// `"key":` and that key's hash.
 struct Slot {
     redactor: u64,
     ptr: usize,
     len: usize,
     class: FieldClass,
     key: Box<str>,
+    hash: u64,
 }
 
 const SLOTS: usize = 512;
 
-/// Classifies `name` and appends its rendered `"key":` to `out` (for written classes), through
-/// a per-thread cache that cannot grow. Two ways per set, because with one, two fields of one
+/// Classifies `name`, appends its rendered `"key":` to `out` (for written classes) and gives
+/// the key's hash, through a per-thread cache that cannot grow. Two ways per set, because with one, two fields of one
 /// log line whose addresses met in a slot (which depends on the binary's layout) evicted each
 /// other on every line, each miss costing a classification and an allocation.
-fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut String) -> FieldClass {
+fn classify_and_write_key(
+    redactor: &Redactor,
+    name: &'static str,
+    out: &mut String,
+) -> (FieldClass, u64) {
     thread_local! {
         static CACHE: std::cell::RefCell<Vec<Option<Slot>>> = std::cell::RefCell::new((0..SLOTS).map(|_| None).collect());
     }
@@ -136,14 +145,16 @@ fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut Str
     let set = cache_set(name) * 2;
     CACHE.with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
-            return render(classify_uncached(redactor, name), name, out);
+            let start = out.len();
+            let class = render(classify_uncached(redactor, name), name, out);
+            return (class, json::key_hash(&out[start..]));
         };
         let hit = cache[set..set + 2].iter().flatten().find(|slot| {
             slot.ptr == ptr && slot.len == name.len() && slot.redactor == redactor.id()
         });
         if let Some(slot) = hit {
             out.push_str(&slot.key);
-            return slot.class;
+            return (slot.class, slot.hash);
         }
         #[cfg(test)]
         tests::MISSES.with(|m| m.set(m.get() + 1));
@@ -151,6 +162,7 @@ fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut Str
         let mut key = String::new();
         render(class, name, &mut key);
         out.push_str(&key);
+        let hash = json::key_hash(&key);
         // The newest in the first way; the one it displaces moves to the second.
         cache[set + 1] = cache[set].take();
         cache[set] = Some(Slot {
@@ -159,8 +171,9 @@ fn classify_and_write_key(redactor: &Redactor, name: &'static str, out: &mut Str
             len: name.len(),
             class,
             key: key.into_boxed_str(),
+            hash,
         });
-        class
+        (class, hash)
     })
 }
 
@@ -188,7 +201,7 @@ fn render(class: FieldClass, name: &str, out: &mut String) -> FieldClass {
 pub(crate) struct FieldVisitor<'a> {
     pub(crate) out: &'a mut String,
     pub(crate) redactor: &'a Redactor,
-    pub(crate) entries: &'a mut Vec<(&'static str, u32, u32)>,
+    pub(crate) entries: &'a mut Vec<Entry>,
     pub(crate) request_id: &'a mut Option<Box<str>>,
     pub(crate) user_id: &'a mut Option<Box<str>>,
     /// For events: where to put the `message` field instead of the fragments.
@@ -200,22 +213,25 @@ impl FieldVisitor<'_> {
     /// not written as a fragment.
     fn begin(&mut self, field: &Field) -> Option<FieldClass> {
         let name = field.name();
-        if !self.entries.is_empty() {
-            self.entries.retain(|(k, _, _)| *k != name);
-        }
         let start = self.out.len() as u32;
-        let class = classify_and_write_key(self.redactor, name, self.out);
+        let (class, hash) = classify_and_write_key(self.redactor, name, self.out);
         if matches!(class, FieldClass::Skipped | FieldClass::Id) {
             return None;
         }
-        self.entries.push((name, start, start));
+        // A field recorded again (a span's `record`) replaces its earlier value. The same name
+        // renders the same key, so comparing hashes first leaves the names to compare only on
+        // a match: this runs for every field of every line.
+        if self.entries.iter().any(|e| e.1 == hash && e.0 == name) {
+            self.entries.retain(|e| e.0 != name);
+        }
+        self.entries.push((name, hash, start, start));
         Some(class)
     }
 
     fn end(&mut self) {
         let len = self.out.len() as u32;
         if let Some(last) = self.entries.last_mut() {
-            last.2 = len;
+            last.3 = len;
         }
     }
 
@@ -343,10 +359,12 @@ where
                     http: fields.http.take(),
                     ..SpanFields::default()
                 };
-                for (k, frag) in fields.fragments() {
+                for &(name, hash, s, e) in &fields.entries {
                     let start = compact.json.len() as u32;
-                    compact.json.push_str(frag);
-                    compact.entries.push((k, start, compact.json.len() as u32));
+                    compact.json.push_str(&fields.json[s as usize..e as usize]);
+                    compact
+                        .entries
+                        .push((name, hash, start, compact.json.len() as u32));
                 }
                 *fields = compact;
             }

@@ -142,6 +142,33 @@ pub(crate) fn write_key(out: &mut String, key: &str) {
     out.push_str("\":");
 }
 
+/// The hash of the key of a `"key":value` fragment (FNV-1a of its bytes up to the first `":`),
+/// by which a line writes each key once. The field cache keeps it with the rendered key, so a
+/// line's fragments are not scanned and hashed again for every line.
+pub(crate) fn key_hash(fragment: &str) -> u64 {
+    let bytes = fragment.as_bytes();
+    let key = key_end(bytes).map_or(bytes, |end| &bytes[..end]);
+    // A line has a few dozen keys at most; a 64-bit collision is not a practical concern.
+    key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Where the key of a `"key":value` fragment ends: the first `":` after the opening quote.
+/// Keys are written without quotes inside them, so that is the key's end. Found byte by byte:
+/// `str::find` builds a two-way searcher for each call.
+pub(crate) fn key_end(bytes: &[u8]) -> Option<usize> {
+    let mut from = 1;
+    while let Some(i) = bytes.get(from..)?.iter().position(|&b| b == b'"') {
+        let quote = from + i;
+        if bytes.get(quote + 1) == Some(&b':') {
+            return Some(quote);
+        }
+        from = quote + 1;
+    }
+    None
+}
+
 /// Appends the current time as `"2026-11-23T01:02:03.456Z"` (with quotes).
 pub(crate) fn write_timestamp(out: &mut String, now: SystemTime) {
     let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -37,7 +37,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use fields::{FieldVisitor, SpanFields};
+use fields::{Entry, FieldVisitor, SpanFields};
 pub use fields::{REQUEST_ID_FIELD, USER_ID_FIELD};
 use writer::LogSink;
 
@@ -135,7 +135,7 @@ struct Scratch {
     line: String,
     /// The event's own fields, as `"key":value` fragments indexed by `entries`.
     fields: String,
-    entries: Vec<(&'static str, u32, u32)>,
+    entries: Vec<Entry>,
     message: String,
     /// Fields of the event's spans, already deduplicated, each preceded by a comma.
     span_fields: String,
@@ -203,9 +203,9 @@ impl JsonLayer {
             message: Some(&mut s.message),
         });
         // Event fields win over span fields of the same name; inner spans over outer ones.
-        for &(_, start, end) in &s.entries {
+        for &(_, hash, start, end) in &s.entries {
             let frag = &s.fields[start as usize..end as usize];
-            if note_key(&mut s.written, frag) {
+            if note_key_hash(&mut s.written, hash) {
                 s.event_fields.push(',');
                 s.event_fields.push_str(frag);
             }
@@ -224,8 +224,8 @@ impl JsonLayer {
                 if !have_user_id {
                     have_user_id = push_id(&mut s.ids, "userId", f.user_id.as_deref());
                 }
-                for (_, frag) in f.fragments() {
-                    if note_key(&mut s.written, frag) {
+                for (hash, frag) in f.fragments() {
+                    if note_key_hash(&mut s.written, hash) {
                         s.span_fields.push(',');
                         s.span_fields.push_str(frag);
                     }
@@ -263,18 +263,9 @@ impl JsonLayer {
     }
 }
 
-/// Records the key of a `"key":value` fragment; false when a key written the same way was
-/// already recorded (then the fragment must be skipped).
-fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
-    // Keys are written without quotes inside them, so the key ends at the first `":`. Found
-    // byte by byte: `str::find` builds a two-way searcher for each call, which cost more than
-    // the rest of this function for the ten or so fragments of a line.
-    let bytes = fragment.as_bytes();
-    let key = key_end(bytes).map_or(bytes, |end| &bytes[..end]);
-    // FNV-1a: a line has a few dozen keys at most; a 64-bit collision is not a practical concern.
-    let hash = key.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    });
+/// Records a key of the line by its hash ([`json::key_hash`]); false when a key written the same
+/// way was already recorded (then the fragment must be skipped).
+fn note_key_hash(written: &mut Vec<u64>, hash: u64) -> bool {
     if written.contains(&hash) {
         false
     } else {
@@ -283,18 +274,14 @@ fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
     }
 }
 
-/// Where the key of a `"key":value` fragment ends: the first `":` after the opening quote.
-fn key_end(bytes: &[u8]) -> Option<usize> {
-    let mut from = 1;
-    while let Some(i) = bytes.get(from..)?.iter().position(|&b| b == b'"') {
-        let quote = from + i;
-        if bytes.get(quote + 1) == Some(&b':') {
-            return Some(quote);
-        }
-        from = quote + 1;
-    }
-    None
+/// [`note_key_hash`] for a fragment's text.
+#[cfg(test)]
+fn note_key(written: &mut Vec<u64>, fragment: &str) -> bool {
+    note_key_hash(written, json::key_hash(fragment))
 }
+
+#[cfg(test)]
+use json::key_end;
 
 /// Appends `,"key":"id"` when there is an id; returns whether there was.
 fn push_id(out: &mut String, key: &str, id: Option<&str>) -> bool {
