@@ -9,7 +9,8 @@
 //! route keeps its names (`Names`) so a request reads one without a lock.
 //!
 //! Route templates come from the app's router, so the names are few; past [`MAX_NAMES`] (a
-//! router with thousands of routes) a name is allocated per request, as before.
+//! router with thousands of routes), or for a name longer than [`MAX_NAME_LEN`], a name is
+//! allocated per request, as before.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,6 +20,9 @@ use super::metrics::METHODS;
 
 /// The most names leaked in a process (a bound on memory, not a limit any app should reach).
 const MAX_NAMES: usize = 4096;
+
+/// The longest name leaked: with [`MAX_NAMES`], at most 1 MiB however routes are fed.
+const MAX_NAME_LEN: usize = 256;
 
 pub(crate) const OTHER_METHOD: usize = METHODS.len() - 1;
 
@@ -31,7 +35,8 @@ pub(crate) fn method_name(method_index: usize) -> &'static str {
     }
 }
 
-/// A matched route's span names, one per method, made on first use.
+/// A matched route's span names, one per method, made on first use (so `get` is always given
+/// that route's template).
 #[derive(Default)]
 pub(crate) struct Names([OnceLock<&'static str>; METHODS.len()]);
 
@@ -72,7 +77,7 @@ fn intern(name: String) -> Result<&'static str, String> {
     if let Some(name) = names.get(name.as_str()) {
         return Ok(name);
     }
-    if names.len() >= MAX_NAMES {
+    if names.len() >= MAX_NAMES || name.len() > MAX_NAME_LEN {
         return Err(name);
     }
     let name: &'static str = Box::leak(name.into_boxed_str());
@@ -101,5 +106,10 @@ mod tests {
         };
         assert!(std::ptr::eq(*a, other));
         assert_eq!(names.get(OTHER_METHOD, "/users/{id}"), "HTTP /users/{id}");
+        let long = format!("/{}", "a".repeat(MAX_NAME_LEN));
+        assert!(
+            matches!(Names::default().get(get, &long), Cow::Owned(_)),
+            "a long name is not leaked"
+        );
     }
 }
