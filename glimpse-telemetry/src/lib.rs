@@ -52,6 +52,7 @@ mod subscriber;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traces;
+mod two_way;
 
 pub use builder::Builder;
 pub use config::{Config, Environment, LogFormat, Protocol, Sampler};

@@ -27,6 +27,7 @@ use crate::logs::JsonLayer;
 use crate::logs::fields::SpanFieldsLayer;
 use crate::logs::writer::LogSink;
 use crate::redact::Redactor;
+use crate::two_way;
 
 /// A layer of the SDK's subscriber, boxed (what
 /// [`Builder::with_layer`](crate::Builder::with_layer) takes).
@@ -115,11 +116,10 @@ fn remembered_or(filter: u64, target: &str, level: Level, decide: impl FnOnce() 
     let remembered = DECISIONS
         .try_with(|d| {
             let d = d.try_borrow().ok()?;
-            d[set..set + 2]
-                .iter()
-                .flatten()
-                .find(|e| e.filter == filter && e.level == level && *e.target == *target)
-                .map(|e| e.enabled)
+            two_way::find(&d[..], set, |e| {
+                e.filter == filter && e.level == level && *e.target == *target
+            })
+            .map(|e| e.enabled)
         })
         .ok()
         .flatten();
@@ -129,14 +129,13 @@ fn remembered_or(filter: u64, target: &str, level: Level, decide: impl FnOnce() 
     let enabled = decide();
     let _ = DECISIONS.try_with(|d| {
         if let Ok(mut d) = d.try_borrow_mut() {
-            // The newest in the first way; the one it displaces moves to the second.
-            d[set + 1] = d[set].take();
-            d[set] = Some(Decision {
+            let decision = Decision {
                 filter,
                 level,
                 target: target.into(),
                 enabled,
-            });
+            };
+            two_way::insert(&mut d[..], set, decision);
         }
     });
     enabled
@@ -157,10 +156,8 @@ struct Decision {
 const DECISION_SLOTS: usize = 128;
 
 thread_local! {
-    /// Two ways per set (64 sets): a collision only costs asking `EnvFilter` again, and two hot
-    /// targets that meet in a set both stay (direct-mapped, a build whose statics happened to
-    /// collide asked it on every line). Per thread, so a hit touches no memory another core
-    /// writes.
+    /// Two ways per set (`two_way`): a collision only costs asking `EnvFilter` again. Per
+    /// thread, so a hit touches no memory another core writes.
     static DECISIONS: RefCell<[Option<Decision>; DECISION_SLOTS]> =
         const { RefCell::new([const { None }; DECISION_SLOTS]) };
 }
@@ -169,7 +166,7 @@ thread_local! {
 fn decision_set(filter: u64, target: &str, level: Level) -> usize {
     let level = crate::logs::level_index(&level);
     let h = (target.as_ptr() as usize >> 3) ^ target.len().rotate_left(7) ^ (level * 37);
-    (h ^ filter as usize) % (DECISION_SLOTS / 2) * 2
+    two_way::set_of(h ^ filter as usize, DECISION_SLOTS)
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {

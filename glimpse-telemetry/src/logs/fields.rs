@@ -17,6 +17,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::catalogue::Writer;
 use super::json;
 use crate::redact::{REDACTED, Redactor};
+use crate::two_way;
 
 /// The span field holding the request id (`requestId` in log lines).
 pub const REQUEST_ID_FIELD: &str = "request_id";
@@ -130,9 +131,8 @@ struct Slot {
 const SLOTS: usize = 512;
 
 /// Classifies `name`, appends its rendered `"key":` to `out` (for written classes) and gives
-/// the key's hash, through a per-thread cache that cannot grow. Two ways per set, because with one, two fields of one
-/// log line whose addresses met in a slot (which depends on the binary's layout) evicted each
-/// other on every line, each miss costing a classification and an allocation.
+/// the key's hash, through a per-thread cache that cannot grow (two ways per set, `two_way`: a
+/// miss costs a classification and an allocation).
 fn classify_and_write_key(
     redactor: &Redactor,
     name: &'static str,
@@ -142,14 +142,14 @@ fn classify_and_write_key(
         static CACHE: std::cell::RefCell<Vec<Option<Slot>>> = std::cell::RefCell::new((0..SLOTS).map(|_| None).collect());
     }
     let ptr = name.as_ptr() as usize;
-    let set = cache_set(name) * 2;
+    let set = cache_set(name);
     CACHE.with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             let start = out.len();
             let class = render(classify_uncached(redactor, name), name, out);
             return (class, json::key_hash(&out[start..]));
         };
-        let hit = cache[set..set + 2].iter().flatten().find(|slot| {
+        let hit = two_way::find(&cache[..], set, |slot| {
             slot.ptr == ptr && slot.len == name.len() && slot.redactor == redactor.id()
         });
         if let Some(slot) = hit {
@@ -163,24 +163,24 @@ fn classify_and_write_key(
         render(class, name, &mut key);
         out.push_str(&key);
         let hash = json::key_hash(&key);
-        // The newest in the first way; the one it displaces moves to the second.
-        cache[set + 1] = cache[set].take();
-        cache[set] = Some(Slot {
+        let slot = Slot {
             redactor: redactor.id(),
             ptr,
             len: name.len(),
             class,
             key: key.into_boxed_str(),
             hash,
-        });
+        };
+        two_way::insert(&mut cache[..], set, slot);
         (class, hash)
     })
 }
 
-/// The set of the field cache a name belongs to (by its address: names are callsite statics).
+/// The first slot of the set of the field cache a name belongs to (by its address: names are
+/// callsite statics).
 fn cache_set(name: &str) -> usize {
     let ptr = name.as_ptr() as usize;
-    (ptr ^ (ptr >> 9) ^ name.len()) % (SLOTS / 2)
+    two_way::set_of(ptr ^ (ptr >> 9) ^ name.len(), SLOTS)
 }
 
 fn render(class: FieldClass, name: &str, out: &mut String) -> FieldClass {
