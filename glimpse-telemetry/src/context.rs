@@ -159,13 +159,14 @@ fn record_on_nearest(field_name: &str, value: &dyn Value) -> bool {
         .with_subscriber(|(id, dispatch)| {
             // The handler may be inside a child span (an #[instrument]ed function): walk up to
             // the span that has the field, since recording a field a span lacks does nothing.
-            let target = match dispatch.downcast_ref::<Registry>() {
-                Some(registry) => registry.span(id).and_then(|span| {
-                    span.scope()
-                        .find(|s| s.metadata().fields().field(field_name).is_some())
-                        .map(|s| (s.id(), s.metadata()))
-                }),
-                None => None,
+            // As in `of_span`: the SDK's own subscriber first (an auth layer may call this on
+            // every request).
+            let target = if let Some(built) = dispatch.downcast_ref::<crate::subscriber::Built>() {
+                declaring(built, id, field_name)
+            } else if let Some(registry) = dispatch.downcast_ref::<Registry>() {
+                declaring(registry, id, field_name)
+            } else {
+                None
             };
             let Some((target_id, meta)) = target else {
                 return false;
@@ -179,6 +180,19 @@ fn record_on_nearest(field_name: &str, value: &dyn Value) -> bool {
             true
         })
         .unwrap_or(false)
+}
+
+/// The nearest span, from `id` up, whose fields include `field_name`.
+fn declaring<'a, R: LookupSpan<'a>>(
+    spans: &'a R,
+    id: &tracing::span::Id,
+    field_name: &str,
+) -> Option<(tracing::span::Id, &'static tracing::Metadata<'static>)> {
+    spans
+        .span(id)?
+        .scope()
+        .find(|s| s.metadata().fields().field(field_name).is_some())
+        .map(|s| (s.id(), s.metadata()))
 }
 
 #[cfg(test)]
