@@ -197,8 +197,12 @@ fn start_span(
     name: &str,
     sql: &str,
 ) -> Option<(glimpse_telemetry::otel::sdk::trace::Span, Context)> {
-    let tracer = glimpse_telemetry::traces::tracer()?;
+    let (tracer, head) = glimpse_telemetry::traces::tracer_with_head_sampling()?;
     let parent = Context::current();
+    // Refused whatever its trace id: nothing would be recorded, so nothing is built.
+    if head.refuses(&parent) {
+        return None;
+    }
     let mut span = tracer
         .span_builder("db.query")
         .with_kind(SpanKind::Client)

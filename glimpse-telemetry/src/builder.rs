@@ -426,9 +426,9 @@ impl Builder {
             &identity,
             &redactor,
         )?;
-        let (provider, held) = match provider {
-            Some(t) => (Some(t.provider), t.held),
-            None => (None, None),
+        let (provider, held, head) = match provider {
+            Some(t) => (Some(t.provider), t.held, t.head),
+            None => (None, None, Default::default()),
         };
 
         // Errors.
@@ -477,6 +477,7 @@ impl Builder {
             sink: sink.clone(),
             sampling: &config.logs.debug_sampling,
             held,
+            head,
             tracer: provider.as_ref().map(|p| {
                 use opentelemetry::trace::TracerProvider as _;
                 p.tracer("glimpse-telemetry")

@@ -272,6 +272,8 @@ pub(crate) struct Layers<'a> {
     pub(crate) sink: Option<LogSink>,
     pub(crate) sampling: &'a [(String, f64)],
     pub(crate) tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
+    /// What head sampling refuses before a span is built (adapters read it with the tracer).
+    pub(crate) head: crate::traces::HeadSampling,
     /// The held traces of "keep errors and slow", which an ERROR event keeps.
     pub(crate) held: Option<std::sync::Arc<crate::traces::keep::Held>>,
     pub(crate) pretty: bool,
@@ -320,7 +322,7 @@ impl Layers<'_> {
             .and_then(
                 self.tracer
                     .clone()
-                    .map(crate::traces::carrier::TracerLayer::new),
+                    .map(|tracer| crate::traces::carrier::TracerLayer::new(tracer, self.head)),
             )
             .with_filter(TelemetryFilter::new(d)?)
             .boxed(),

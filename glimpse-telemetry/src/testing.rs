@@ -109,7 +109,7 @@ impl Capture {
         let redactor = Redactor::default();
         let logs = Arc::new(Mutex::new(Vec::new()));
         let spans = Arc::new(Mutex::new(Vec::new()));
-        let provider = crate::traces::provider(
+        let traces = crate::traces::provider(
             MemoryExporter(spans.clone()),
             &crate::config::TracesConfig {
                 sampler: Sampler::AlwaysOn,
@@ -120,8 +120,8 @@ impl Capture {
                 .build(),
             &redactor,
             "memory".to_owned(),
-        )
-        .provider;
+        );
+        let provider = traces.provider;
         let layers = Layers {
             directives: &filter,
             redactor: &redactor,
@@ -129,6 +129,7 @@ impl Capture {
             sink: Some(LogSink::direct(Box::new(SharedBuf(logs.clone())))),
             sampling: &[],
             held: None,
+            head: traces.head,
             tracer: Some({
                 use opentelemetry::trace::TracerProvider as _;
                 provider.tracer("glimpse-telemetry")

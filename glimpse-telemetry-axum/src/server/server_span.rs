@@ -11,6 +11,7 @@ use glimpse_telemetry::otel::trace::{
     Span as _, SpanId, SpanKind, Status, TraceContextExt as _, TraceId, Tracer as _,
 };
 use glimpse_telemetry::otel::{Context, KeyValue};
+use glimpse_telemetry::traces::HeadSampling;
 use http::header::{HOST, HeaderName, USER_AGENT};
 use http::{HeaderValue, Method, Version};
 
@@ -72,9 +73,11 @@ impl<'a> RequestInfo<'a> {
 }
 
 /// Starts the server span of `req`, child of the caller's `traceparent` (and baggage). The
-/// request's attributes are read only when the span is recorded.
+/// request's attributes are read only when the span is recorded; a span head sampling refuses
+/// whatever its trace id is not built at all (`head`): only its ids are made.
 pub(crate) fn start<B>(
     tracer: &glimpse_telemetry::otel::sdk::trace::Tracer,
+    head: HeadSampling,
     req: &http::Request<B>,
     route: &RouteState,
     method_index: usize,
@@ -86,6 +89,14 @@ pub(crate) fn start<B>(
     } else {
         Context::new()
     };
+    if let Some(sc) = head.refused(&parent) {
+        return Started {
+            traceparent: Some(traceparent(sc.trace_id(), sc.span_id(), false)),
+            cx: parent.with_remote_span_context(sc),
+            sampled: None,
+            recording: false,
+        };
+    }
     // An empty list with room for every attribute the span will get (request and response):
     // the SDK keeps this vector as the span's own, so a recorded span takes its attributes
     // without growing it three times; a span sampled out frees it unused (one small allocation).

@@ -112,7 +112,7 @@ impl Tracker {
         let tracer = if span.is_disabled() || !trace {
             None
         } else {
-            glimpse_telemetry::traces::tracer()
+            glimpse_telemetry::traces::tracer_with_head_sampling()
         };
         // What GlitchTip events captured in the request say about it, kept on the span (no
         // allocation); nothing else of error reporting is made unless something is captured.
@@ -125,7 +125,9 @@ impl Tracker {
 
         let path = PathText::new(req.uri().path());
         let started = match tracer {
-            Some(tracer) => server_span::start(&tracer, req, &route, method_index, https),
+            Some((tracer, head)) => {
+                server_span::start(&tracer, head, req, &route, method_index, https)
+            }
             None => server_span::Started::default(),
         };
 

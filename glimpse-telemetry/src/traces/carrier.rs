@@ -1,6 +1,8 @@
 //! The tracer, carried by a layer of the subscriber so adapters find it from the current
 //! dispatcher ([`tracer`]).
 
+use super::HeadSampling;
+
 /// The tracer of the current `tracing` dispatcher (the one `init` installed, or the one
 /// [`Builder::build`](crate::Builder::build) returned and the caller made current), for adapters
 /// that build OpenTelemetry spans directly; `None` when traces are off.
@@ -13,16 +15,39 @@ pub fn tracer() -> Option<opentelemetry_sdk::trace::SdkTracer> {
     tracing::dispatcher::get_default(|d| d.downcast_ref::<TracerHandle>().map(|h| h.0.clone()))
 }
 
+/// [`tracer`], with what head sampling decides before a span is built ([`HeadSampling`]), in
+/// one look-up: an adapter that starts a span per request or query skips building the ones
+/// the sampler refuses anyway.
+///
+/// ```
+/// use glimpse_telemetry::otel::Context;
+///
+/// // Without telemetry there is no tracer.
+/// assert!(glimpse_telemetry::traces::tracer_with_head_sampling().is_none());
+///
+/// let (tracer, head) = glimpse_telemetry::testing::Capture::new()
+///     .run(glimpse_telemetry::traces::tracer_with_head_sampling)
+///     .expect("a tracer");
+/// // The capture samples every span: none is refused before it is built.
+/// assert!(!head.refuses(&Context::new()));
+/// # drop(tracer);
+/// ```
+pub fn tracer_with_head_sampling() -> Option<(opentelemetry_sdk::trace::SdkTracer, HeadSampling)> {
+    tracing::dispatcher::get_default(|d| {
+        d.downcast_ref::<TracerHandle>().map(|h| (h.0.clone(), h.1))
+    })
+}
+
 /// What [`TracerLayer`] exposes through the dispatcher.
-pub(crate) struct TracerHandle(opentelemetry_sdk::trace::SdkTracer);
+pub(crate) struct TracerHandle(opentelemetry_sdk::trace::SdkTracer, HeadSampling);
 
 /// A layer that does nothing but carry the tracer, so [`tracer`] can find it from a dispatcher.
 /// It rides inside the span-fields layer, under that layer's filter (see `subscriber.rs`).
 pub(crate) struct TracerLayer(TracerHandle);
 
 impl TracerLayer {
-    pub(crate) fn new(tracer: opentelemetry_sdk::trace::SdkTracer) -> Self {
-        TracerLayer(TracerHandle(tracer))
+    pub(crate) fn new(tracer: opentelemetry_sdk::trace::SdkTracer, head: HeadSampling) -> Self {
+        TracerLayer(TracerHandle(tracer, head))
     }
 }
 

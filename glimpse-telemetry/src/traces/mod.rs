@@ -37,12 +37,14 @@ pub use crate::subscriber::SKIP_OTEL_FIELD;
 
 pub(crate) mod carrier;
 pub(crate) mod current;
+mod head;
 pub(crate) mod keep;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 pub(crate) mod policy;
-pub use carrier::tracer;
+pub use carrier::{tracer, tracer_with_head_sampling};
 pub use current::current_sampled_ids;
+pub use head::HeadSampling;
 pub use keep::keep_current_trace;
 pub use policy::KeepTraces;
 
@@ -254,10 +256,12 @@ pub(crate) fn start<E: SpanExporter + 'static>(
     }
 }
 
-/// The tracer provider, and the store of held traces when errors and slow ones are kept.
+/// The tracer provider, the store of held traces when errors and slow ones are kept, and what
+/// head sampling decides before a span is built.
 pub(crate) struct Traces {
     pub(crate) provider: opentelemetry_sdk::trace::SdkTracerProvider,
     pub(crate) held: Option<Arc<keep::Held>>,
+    pub(crate) head: HeadSampling,
 }
 
 /// Builds the tracer provider around `exporter`.
@@ -292,6 +296,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
         accounting,
     };
     let builder = opentelemetry_sdk::trace::SdkTracerProvider::builder().with_resource(resource);
+    let head = HeadSampling::new(sampler, config.keep_traces().is_some());
     match config.keep_traces() {
         Some(policy) => {
             let held = keep::Held::new(policy.clone());
@@ -305,6 +310,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
             Traces {
                 provider,
                 held: Some(held),
+                head,
             }
         }
         None => Traces {
@@ -313,6 +319,7 @@ pub(crate) fn provider<E: SpanExporter + 'static>(
                 .with_sampler(sdk_sampler(sampler))
                 .build(),
             held: None,
+            head,
         },
     }
 }
