@@ -17,7 +17,7 @@
 //! outer one back after). If an endpoint is called on another thread (a middleware that spawns the
 //! rest of the request), the route is not learned and the request is labelled `unmatched`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use axum::extract::MatchedPath;
 
@@ -38,28 +38,70 @@ pub(crate) struct Slot {
     pub(crate) in_poll: bool,
 }
 
+// The open slot, split in two: its flags in a `Cell<u8>`, which has no destructor (so the
+// thread-local needs no registration check: every request opens a slot in `call` and in each
+// poll, about 100 instructions each with the whole slot in one `RefCell`), and the reported
+// route, touched only when an inner service reports one.
+const OPEN: u8 = 1;
+const REPORTED: u8 = 2;
+const IN_POLL: u8 = 4;
+const HAS_ROUTE: u8 = 8;
+
 thread_local! {
-    static OPEN: RefCell<Option<Slot>> = const { RefCell::new(None) };
+    static FLAGS: Cell<u8> = const { Cell::new(0) };
+    static ROUTE: RefCell<Option<MatchedPath>> = const { RefCell::new(None) };
 }
 
-/// Runs `f` with `slot` open, and gives back what was reported into it.
+/// The outer slot, put back when the inner one closes.
+struct Outer {
+    flags: u8,
+    /// Its route, moved aside while the inner slot is open (only when it had one).
+    route: Option<MatchedPath>,
+}
+
+fn open(in_poll: bool) -> Outer {
+    let flags = FLAGS.replace(if in_poll { OPEN | IN_POLL } else { OPEN });
+    let route = if flags & HAS_ROUTE != 0 {
+        ROUTE.with(|r| r.borrow_mut().take())
+    } else {
+        None
+    };
+    Outer { flags, route }
+}
+
+/// Closes the open slot, puts `outer` back and gives what was reported.
+fn close(outer: Outer) -> Slot {
+    let flags = FLAGS.replace(outer.flags);
+    let route = if flags & HAS_ROUTE != 0 || outer.route.is_some() {
+        ROUTE.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer.route))
+    } else {
+        None
+    };
+    Slot {
+        route: if flags & HAS_ROUTE != 0 { route } else { None },
+        reported: flags & REPORTED != 0,
+        in_poll: flags & IN_POLL != 0,
+    }
+}
+
+/// Runs `f` with a slot open (`in_poll`: while the outer service polls the request), and
+/// gives back what was reported into it.
 #[inline]
-pub(crate) fn with_open<R>(slot: Slot, f: impl FnOnce() -> R) -> (R, Slot) {
+pub(crate) fn with_open<R>(in_poll: bool, f: impl FnOnce() -> R) -> (R, Slot) {
     /// Puts the outer slot back, on unwinding too: a panicking handler must not leave this
     /// request's slot open for the next request on the thread.
-    struct Restore(Option<Option<Slot>>);
+    struct Restore(Option<Outer>);
     impl Drop for Restore {
         fn drop(&mut self) {
-            if let Some(previous) = self.0.take() {
-                OPEN.with(|o| *o.borrow_mut() = previous);
+            if let Some(outer) = self.0.take() {
+                close(outer);
             }
         }
     }
-    let mut restore = Restore(Some(OPEN.with(|o| o.borrow_mut().replace(slot))));
+    let mut restore = Restore(Some(open(in_poll)));
     let r = f();
-    let previous = restore.0.take().flatten();
-    let slot = OPEN.with(|o| std::mem::replace(&mut *o.borrow_mut(), previous));
-    (r, slot.unwrap_or_default())
+    let slot = restore.0.take().map(close).unwrap_or_default();
+    (r, slot)
 }
 
 /// Reports the route of a request an outer service tracks. Returns whether this report named
@@ -67,19 +109,21 @@ pub(crate) fn with_open<R>(slot: Slot, f: impl FnOnce() -> R) -> (R, Slot) {
 /// on the current span).
 #[inline]
 pub(crate) fn report(route: Option<&MatchedPath>) -> bool {
-    OPEN.with(|o| match &mut *o.borrow_mut() {
-        Some(slot) => {
-            slot.reported = true;
-            match (&slot.route, route) {
-                (None, Some(route)) => {
-                    slot.route = Some(route.clone());
-                    slot.in_poll
-                }
-                _ => false,
-            }
+    let flags = FLAGS.get();
+    if flags & OPEN == 0 {
+        return false;
+    }
+    match route {
+        Some(route) if flags & HAS_ROUTE == 0 => {
+            ROUTE.with(|r| *r.borrow_mut() = Some(route.clone()));
+            FLAGS.set(flags | REPORTED | HAS_ROUTE);
+            flags & IN_POLL != 0
         }
-        None => false,
-    })
+        _ => {
+            FLAGS.set(flags | REPORTED);
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -88,24 +132,66 @@ mod tests {
 
     #[test]
     fn slots_nest_and_are_closed_after_a_panic() {
-        let (_, outer) = with_open(Slot::default(), || {
+        let (_, outer) = with_open(false, || {
             assert!(!report(None));
-            let (_, inner) = with_open(
-                Slot {
-                    in_poll: true,
-                    ..Slot::default()
-                },
-                || report(None),
-            );
+            let (_, inner) = with_open(true, || report(None));
             assert!(inner.reported && inner.route.is_none());
             // The inner slot was given back: this lands in the outer one.
             assert!(!report(None));
         });
         assert!(outer.reported && outer.route.is_none());
         let panicked = std::panic::catch_unwind(|| {
-            with_open(Slot::default(), || panic!("handler"));
+            with_open(false, || panic!("handler"));
         });
         assert!(panicked.is_err());
         assert!(!report(None), "no slot is left open");
+    }
+
+    /// A `MatchedPath` as axum makes it (it has no public constructor).
+    fn matched(template: &'static str) -> MatchedPath {
+        use tower::ServiceExt as _;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let keep = seen.clone();
+        let app = axum::Router::new().route(
+            template,
+            axum::routing::get(move |m: MatchedPath| {
+                *keep.lock().unwrap() = Some(m);
+                async {}
+            }),
+        );
+        let path = template.replace("{id}", "1");
+        let req = http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(app.oneshot(req))
+            .unwrap();
+        seen.lock().unwrap().take().expect("the handler ran")
+    }
+
+    /// Each slot keeps its own route: the first reported, while an inner slot opened inside
+    /// gets (and gives back) its own.
+    #[test]
+    fn nested_slots_keep_their_own_routes() {
+        let (a, b, c) = (matched("/a/{id}"), matched("/b/{id}"), matched("/c"));
+        let ((inner, in_poll), outer) = with_open(false, || {
+            assert!(!report(Some(&a)), "not in a poll");
+            assert!(!report(Some(&b)), "the first route stays");
+            let (told, inner) = with_open(true, || report(Some(&c)));
+            (inner, told)
+        });
+        assert!(in_poll, "a route reported while polled says so");
+        assert_eq!(inner.route.as_ref().map(MatchedPath::as_str), Some("/c"));
+        assert!(inner.reported && inner.in_poll);
+        assert_eq!(
+            outer.route.as_ref().map(MatchedPath::as_str),
+            Some("/a/{id}")
+        );
+        assert!(outer.reported && !outer.in_poll);
+        // Closed: nothing is left for the next request.
+        let (_, next) = with_open(false, || ());
+        assert!(next.route.is_none() && !next.reported);
     }
 }

@@ -125,7 +125,7 @@ where
         // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
         // open here too, for inner services that do their work in `call`.
         let (future, slot) =
-            route_report::with_open(tracker.open_slot(false), || self.inner.call(req));
+            route_report::with_open(tracker.slot_in_poll(false), || self.inner.call(req));
         tracker.learn(slot);
         ResponseFuture::new(future, Some(tracker))
     }

@@ -169,15 +169,12 @@ impl Tracker {
         self.learn_from = Some(routes);
     }
 
-    /// The slot inner services report into while this request runs; `in_poll`: while it is
-    /// polled (its span entered), not while the app's `call` builds its future (only with error
-    /// reporting on: it tells the inner service to describe the request).
+    /// Whether the slot inner services report into is opened for a poll (its span entered),
+    /// not while the app's `call` builds its future (only with error reporting on: it tells the
+    /// inner service to describe the request).
     #[inline]
-    pub(crate) fn open_slot(&self, in_poll: bool) -> Slot {
-        Slot {
-            in_poll: in_poll && self.described,
-            ..Slot::default()
-        }
+    pub(crate) fn slot_in_poll(&self, in_poll: bool) -> bool {
+        in_poll && self.described
     }
 
     /// Takes the route an inner service reported, if this request waits for one.
