@@ -155,6 +155,186 @@ mod floor {
     }
 }
 
+/// Below the SDK's floor, as issue 12 asks to consider: the server span as a plain record of
+/// our own (ids, times, the same attributes as plain fields), kept in a per-thread batch and
+/// handed to an export thread 64 at a time; that thread turns each record into the SDK's
+/// `SpanData` (what the OTLP encoder reads) and drops it. A prototype to measure what the
+/// request thread would pay, not a product path: no context is attached (as in the SDK floor),
+/// and nothing flushes a batch a thread leaves behind.
+mod record {
+    use std::cell::{Cell, RefCell};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::mpsc;
+    use std::task::{Context, Poll};
+    use std::time::SystemTime;
+
+    use glimpse_telemetry::otel::KeyValue;
+    use glimpse_telemetry::otel::sdk::trace::{SpanData, SpanEvents, SpanLinks};
+    use glimpse_telemetry::otel::trace::{
+        SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
+    };
+
+    const REQUEST_ID: &[u8; 36] = b"0192f6a8-7c3e-7d4a-9b1c-2d3e4f5a6b7c";
+    const BATCH: usize = 64;
+
+    /// One server span, as the request thread leaves it.
+    pub struct Record {
+        trace_id: u128,
+        span_id: u64,
+        start: SystemTime,
+        end: SystemTime,
+        name: &'static str,
+        method: &'static str,
+        route: &'static str,
+        path: String,
+        status: u16,
+        request_id: [u8; 36],
+    }
+
+    impl Record {
+        /// What the export thread makes of it: the SDK's span data, attributes and all.
+        fn into_span_data(self) -> SpanData {
+            let request_id = String::from_utf8_lossy(&self.request_id).into_owned();
+            SpanData {
+                span_context: SpanContext::new(
+                    TraceId::from(self.trace_id),
+                    SpanId::from(self.span_id),
+                    TraceFlags::SAMPLED,
+                    false,
+                    TraceState::default(),
+                ),
+                parent_span_id: SpanId::INVALID,
+                parent_span_is_remote: false,
+                span_kind: SpanKind::Server,
+                name: self.name.into(),
+                start_time: self.start,
+                end_time: self.end,
+                attributes: vec![
+                    KeyValue::new("http.request.method", self.method),
+                    KeyValue::new("http.route", self.route),
+                    KeyValue::new("url.scheme", "http"),
+                    KeyValue::new("url.path", self.path),
+                    KeyValue::new("network.protocol.version", "1.1"),
+                    KeyValue::new("http.response.status_code", i64::from(self.status)),
+                    KeyValue::new("request_id", request_id),
+                ],
+                dropped_attributes_count: 0,
+                events: SpanEvents::default(),
+                links: SpanLinks::default(),
+                status: Status::Unset,
+                instrumentation_scope: Default::default(),
+            }
+        }
+    }
+
+    /// The export thread's end of the batches.
+    pub fn export_thread() -> mpsc::Sender<Vec<Record>> {
+        let (tx, rx) = mpsc::channel::<Vec<Record>>();
+        std::thread::spawn(move || {
+            for batch in rx {
+                for r in batch {
+                    std::hint::black_box(r.into_span_data());
+                }
+            }
+        });
+        tx
+    }
+
+    thread_local! {
+        static PENDING: RefCell<Vec<Record>> = RefCell::new(Vec::with_capacity(BATCH));
+        static RNG: Cell<u64> = const { Cell::new(0x9e37_79b9_7f4a_7c15) };
+    }
+
+    fn next_u64() -> u64 {
+        RNG.with(|r| {
+            let mut x = r.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            r.set(x);
+            x
+        })
+    }
+
+    fn push(record: Record, tx: &mpsc::Sender<Vec<Record>>) {
+        PENDING.with(|p| {
+            let mut p = p.borrow_mut();
+            p.push(record);
+            if p.len() == BATCH {
+                let full = std::mem::replace(&mut *p, Vec::with_capacity(BATCH));
+                let _ = tx.send(full);
+            }
+        });
+    }
+
+    #[derive(Clone)]
+    pub struct OwnRecord<S> {
+        pub inner: S,
+        pub tx: mpsc::Sender<Vec<Record>>,
+    }
+
+    impl<S> tower::Service<http::Request<axum::body::Body>> for OwnRecord<S>
+    where
+        S: tower::Service<http::Request<axum::body::Body>, Response = axum::response::Response>,
+        S::Future: Unpin,
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = RecordFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: http::Request<axum::body::Body>) -> Self::Future {
+            let record = Record {
+                trace_id: (u128::from(next_u64()) << 64) | u128::from(next_u64()),
+                span_id: next_u64(),
+                start: SystemTime::now(),
+                end: SystemTime::UNIX_EPOCH,
+                name: "GET /users/{id}",
+                method: "GET",
+                route: "/users/{id}",
+                path: req.uri().path().to_owned(),
+                status: 0,
+                request_id: *REQUEST_ID,
+            };
+            RecordFuture {
+                inner: self.inner.call(req),
+                record: Some(record),
+                tx: self.tx.clone(),
+            }
+        }
+    }
+
+    pub struct RecordFuture<F> {
+        inner: F,
+        record: Option<Record>,
+        tx: mpsc::Sender<Vec<Record>>,
+    }
+
+    impl<F, E> Future for RecordFuture<F>
+    where
+        F: Future<Output = Result<axum::response::Response, E>> + Unpin,
+    {
+        type Output = F::Output;
+
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            let this = &mut *self;
+            let polled = Pin::new(&mut this.inner).poll(cx);
+            if let Poll::Ready(Ok(response)) = &polled
+                && let Some(mut record) = this.record.take()
+            {
+                record.status = response.status().as_u16();
+                record.end = SystemTime::now();
+                push(record, &this.tx);
+            }
+            polled
+        }
+    }
+}
+
 fn routes() -> Router {
     Router::new().route("/users/{id}", get(|| async { "user 42" }))
 }
@@ -265,6 +445,17 @@ fn overhead(c: &mut Criterion) {
             inner,
             tracer: Some(floor_tracer.clone()),
             tracing_span: false,
+        })),
+        &none,
+    );
+    let records = record::export_thread();
+    run(
+        &mut g,
+        &rt,
+        "floor_own_span_record_batched",
+        routes().layer(tower::layer::layer_fn(move |inner| record::OwnRecord {
+            inner,
+            tx: records.clone(),
         })),
         &none,
     );
