@@ -1,6 +1,7 @@
 //! One pool's state, shared by all its queries: its configuration, its metric handles, the
 //! cache of parsed statements, and the measured acquire of a connection.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use glimpse_telemetry::metrics::catalogue::{
     DB_CLIENT_SLOW_QUERIES, DB_CLIENT_TRANSACTIONS,
 };
 use glimpse_telemetry::metrics::{Counter, Family, Histogram};
+use glimpse_telemetry::traces::intern;
 use sqlx::Database;
 use sqlx::pool::PoolConnection;
 
@@ -27,19 +29,27 @@ const MAX_CACHED_STATEMENTS: usize = 512;
 pub(crate) struct Parsed {
     pub(crate) operation: Option<&'static str>,
     /// Already `None` when the pool does not report table names.
-    pub(crate) collection: Option<Box<str>>,
-    pub(crate) summary: Box<str>,
+    pub(crate) collection: Option<Cow<'static, str>>,
+    /// Also the span's name when not empty. Like `collection`, the process's interned copy for
+    /// a cached statement, so each query's span borrows it (see `traces::intern`).
+    pub(crate) summary: Cow<'static, str>,
     /// The duration histogram's series for this statement's successes (most observations).
     ok_duration: OnceLock<Histogram>,
 }
 
 impl Parsed {
-    fn new(sql: &str, dialect: Dialect, collection_names: bool) -> Parsed {
+    /// `cached`: the parse is kept for later queries of the same text, so its strings are
+    /// worth interning (once per statement, not per query: `intern` takes a lock).
+    fn new(sql: &str, dialect: Dialect, collection_names: bool, cached: bool) -> Parsed {
         let s = Summary::parse(sql, dialect);
+        let keep = |text: &str| match cached.then(|| intern(text)).flatten() {
+            Some(kept) => Cow::Borrowed(kept),
+            None => Cow::Owned(text.to_owned()),
+        };
         Parsed {
             operation: s.operation(),
-            collection: s.collection().filter(|_| collection_names).map(Into::into),
-            summary: s.text().into(),
+            collection: s.collection().filter(|_| collection_names).map(keep),
+            summary: keep(s.text()),
             ok_duration: OnceLock::new(),
         }
     }
@@ -159,7 +169,12 @@ impl PoolState {
                 return p.clone();
             }
         }
-        let parsed = Arc::new(Parsed::new(sql, self.dialect, self.collection_names));
+        let parsed = Arc::new(Parsed::new(
+            sql,
+            self.dialect,
+            self.collection_names,
+            cacheable,
+        ));
         if cacheable {
             let mut cache = self.statements.write().unwrap_or_else(|e| e.into_inner());
             if cache.len() >= MAX_CACHED_STATEMENTS {
@@ -268,5 +283,27 @@ mod tests {
         let no_tables =
             PoolState::new::<sqlx::Sqlite>(&Config::new("cache-test-2").collection_names(false));
         assert_eq!(no_tables.parsed("DELETE FROM t").collection, None);
+    }
+
+    /// A cached statement's summary and table are the process's interned copies (each query's
+    /// span borrows them); a statement too long to cache takes no part of that bounded store.
+    #[cfg(feature = "sqlite")]
+    #[test]
+    fn cached_statements_borrow_interned_strings() {
+        let state = PoolState::new::<sqlx::Sqlite>(&Config::new("intern-test"));
+        let a = state.parsed("SELECT name FROM accounts WHERE id = ?");
+        let (Cow::Borrowed(summary), Some(Cow::Borrowed(table))) = (&a.summary, &a.collection)
+        else {
+            panic!("interned: {:?} {:?}", a.summary, a.collection);
+        };
+        assert!(std::ptr::eq(*summary, intern("SELECT accounts").unwrap()));
+        assert!(std::ptr::eq(*table, intern("accounts").unwrap()));
+        let long = format!("SELECT 1 FROM ledger -- {}", "x".repeat(MAX_CACHED_SQL_LEN));
+        let b = state.parsed(&long);
+        assert!(
+            matches!(b.summary, Cow::Owned(_)),
+            "not cached, not interned"
+        );
+        assert_eq!(&*b.summary, "SELECT ledger");
     }
 }

@@ -7,6 +7,7 @@
 //! to the report's log lines (`otel.skip`), is made at the end and only when there is a report
 //! to write (a slow or failed query): measured, it was a third of a query's instrumentation.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,10 +48,8 @@ impl<'q> Op<'q> {
     /// the parent of the report's span, should the query be slow or fail.
     pub(crate) fn new(state: Arc<PoolState>, sql: &'q str) -> Op<'q> {
         let parsed = state.parsed(sql);
-        let text = &*parsed.summary;
-        let name = if text.is_empty() { state.system } else { text };
         let otel = if tracing::span_enabled!(target: DATABASE_TARGET, tracing::Level::INFO) {
-            start_span(&state, &parsed, name, sql)
+            start_span(&state, &parsed, sql)
         } else {
             None
         };
@@ -194,7 +193,6 @@ const ROWS_RETURNED: &str = "db.response.returned_rows";
 fn start_span(
     state: &PoolState,
     parsed: &Parsed,
-    name: &str,
     sql: &str,
 ) -> Option<(glimpse_telemetry::otel::sdk::trace::Span, Context)> {
     let (tracer, head) = glimpse_telemetry::traces::tracer_with_head_sampling()?;
@@ -203,27 +201,30 @@ fn start_span(
     if head.refuses(&parent) {
         return None;
     }
+    // The summary (`SELECT users`), or the system for a statement without one. A cached
+    // statement's strings are interned (`Parsed`): cloning them allocates nothing.
+    let text = &parsed.summary;
+    let name = if text.is_empty() {
+        Cow::Borrowed(state.system)
+    } else {
+        text.clone()
+    };
     let mut span = tracer
-        .span_builder("db.query")
+        .span_builder(name)
         .with_kind(SpanKind::Client)
         .start_with_context(&tracer, &parent);
     if !span.is_recording() {
         return None;
     }
-    span.update_name(name.to_owned());
-    let text = &*parsed.summary;
     span.set_attribute(KeyValue::new(attr::DB_SYSTEM_NAME, state.system));
     if let Some(op) = parsed.operation {
         span.set_attribute(KeyValue::new(attr::DB_OPERATION_NAME, op));
     }
-    if let Some(collection) = parsed.collection.as_deref() {
-        span.set_attribute(KeyValue::new(
-            attr::DB_COLLECTION_NAME,
-            collection.to_owned(),
-        ));
+    if let Some(collection) = &parsed.collection {
+        span.set_attribute(KeyValue::new(attr::DB_COLLECTION_NAME, collection.clone()));
     }
     if !text.is_empty() {
-        span.set_attribute(KeyValue::new(attr::DB_QUERY_SUMMARY, text.to_owned()));
+        span.set_attribute(KeyValue::new(attr::DB_QUERY_SUMMARY, text.clone()));
     }
     if state.capture_query_text {
         let text = sanitize(sql, state.dialect);

@@ -1,28 +1,17 @@
 //! The server span's name, `{METHOD} {route}`, made once per route and method.
 //!
-//! The OpenTelemetry SDK takes a span's name as a `Cow<'static, str>`, and the name travels with
-//! the finished span to the export thread, which frees it. A name allocated for every request is
-//! thus always freed on another thread, so each allocation takes malloc's slow path (the request
-//! thread's cache of freed blocks of that size stays empty): about 365 instructions a request,
-//! measured with callgrind, for a string that is the same for every request of a route. So the
-//! names are interned: each distinct name is leaked once, for the life of the process, and a
-//! route keeps its names (`Names`) so a request reads one without a lock.
-//!
-//! Route templates come from the app's router, so the names are few; past [`MAX_NAMES`] (a
-//! router with thousands of routes), or for a name longer than [`MAX_NAME_LEN`], a name is
-//! allocated per request, as before.
+//! A name allocated for every request would be freed with its span on the export thread, which
+//! costs malloc's slow path on every request (see `glimpse_telemetry::traces::intern`). So a
+//! route keeps its names (`Names`), each the process's interned copy, and a request reads one
+//! without a lock. Past the core's bound on interned strings (a router with thousands of
+//! routes), or for a very long name, a name is allocated per request, as before.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
+
+use glimpse_telemetry::traces::intern;
 
 use super::metrics::METHODS;
-
-/// The most names leaked in a process (a bound on memory, not a limit any app should reach).
-const MAX_NAMES: usize = 4096;
-
-/// The longest name leaked: with [`MAX_NAMES`], at most 1 MiB however routes are fed.
-const MAX_NAME_LEN: usize = 256;
 
 pub(crate) const OTHER_METHOD: usize = METHODS.len() - 1;
 
@@ -51,9 +40,9 @@ impl Names {
             return Cow::Borrowed(name);
         }
         let name = format(method_index, route);
-        match intern(name) {
-            Ok(name) => Cow::Borrowed(slot.get_or_init(|| name)),
-            Err(name) => Cow::Owned(name),
+        match intern(&name) {
+            Some(name) => Cow::Borrowed(slot.get_or_init(|| name)),
+            None => Cow::Owned(name),
         }
     }
 }
@@ -65,24 +54,6 @@ fn format(method_index: usize, route: &str) -> String {
     s.push(' ');
     s.push_str(route);
     s
-}
-
-/// The process's copy of `name`, made if there is room; else `name` back.
-fn intern(name: String) -> Result<&'static str, String> {
-    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let mut names = NAMES
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(name) = names.get(name.as_str()) {
-        return Ok(name);
-    }
-    if names.len() >= MAX_NAMES || name.len() > MAX_NAME_LEN {
-        return Err(name);
-    }
-    let name: &'static str = Box::leak(name.into_boxed_str());
-    names.insert(name);
-    Ok(name)
 }
 
 #[cfg(test)]
@@ -106,7 +77,10 @@ mod tests {
         };
         assert!(std::ptr::eq(*a, other));
         assert_eq!(names.get(OTHER_METHOD, "/users/{id}"), "HTTP /users/{id}");
-        let long = format!("/{}", "a".repeat(MAX_NAME_LEN));
+        let long = format!(
+            "/{}",
+            "a".repeat(glimpse_telemetry::traces::MAX_INTERNED_LEN)
+        );
         assert!(
             matches!(Names::default().get(get, &long), Cow::Owned(_)),
             "a long name is not leaked"

@@ -39,6 +39,7 @@ pub(crate) mod carrier;
 pub(crate) mod current;
 mod head;
 pub(crate) mod keep;
+mod names;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
 mod otlp;
 pub(crate) mod policy;
@@ -46,6 +47,7 @@ pub use carrier::{tracer, tracer_with_head_sampling};
 pub use current::current_sampled_ids;
 pub use head::HeadSampling;
 pub use keep::keep_current_trace;
+pub use names::{MAX_INTERNED, MAX_INTERNED_LEN, intern};
 pub use policy::KeepTraces;
 
 pub(crate) fn sdk_sampler(s: &Sampler) -> opentelemetry_sdk::trace::Sampler {
