@@ -407,6 +407,22 @@ fn glimpse(
         .expect("telemetry")
 }
 
+/// The SDK with `OTEL_SDK_DISABLED=true RUST_LOG=off`: metrics and request ids only.
+fn glimpse_off() -> (tracing::Dispatch, glimpse_telemetry::TelemetryGuard) {
+    glimpse_telemetry::builder()
+        .config(
+            Config::from_vars([
+                ("OTEL_SERVICE_NAME", "bench"),
+                ("OTEL_SDK_DISABLED", "true"),
+                ("RUST_LOG", "off"),
+            ])
+            .expect("config"),
+        )
+        .log_writer(std::io::sink())
+        .build()
+        .expect("telemetry")
+}
+
 fn tracer_provider() -> SdkTracerProvider {
     SdkTracerProvider::builder()
         .with_batch_exporter(Drop)
@@ -486,6 +502,16 @@ fn overhead(c: &mut Criterion) {
         "glimpse_metrics_request_id_no_tracing",
         routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
         &none,
+    );
+    // As `scripts/load-stacks` runs "telemetry off": `OTEL_SDK_DISABLED=true RUST_LOG=off`, the
+    // subscriber still built (the request span carries the ids handlers read).
+    let (off, _g0) = glimpse_off();
+    run(
+        &mut g,
+        &rt,
+        "glimpse_telemetry_off",
+        routes().layer(glimpse_telemetry_axum::TelemetryLayer::new()),
+        &off,
     );
     let (sampled_out, _g1) = glimpse("parentbased_always_off", "warn");
     run(
