@@ -273,7 +273,7 @@ pub(crate) struct Layers<'a> {
     pub(crate) sampling: &'a [(String, f64)],
     pub(crate) tracer: Option<opentelemetry_sdk::trace::SdkTracer>,
     /// What head sampling refuses before a span is built (adapters read it with the tracer).
-    pub(crate) head: crate::traces::HeadSampling,
+    pub(crate) head: crate::traces::head::HeadSampling,
     /// The held traces of "keep errors and slow", which an ERROR event keeps.
     pub(crate) held: Option<std::sync::Arc<crate::traces::keep::Held>>,
     pub(crate) pretty: bool,

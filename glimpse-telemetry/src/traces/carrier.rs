@@ -1,7 +1,7 @@
 //! The tracer, carried by a layer of the subscriber so adapters find it from the current
 //! dispatcher ([`tracer`]).
 
-use super::HeadSampling;
+use super::head::HeadSampling;
 
 /// The tracer of the current `tracing` dispatcher (the one `init` installed, or the one
 /// [`Builder::build`](crate::Builder::build) returned and the caller made current), for adapters

@@ -37,7 +37,7 @@ pub use crate::subscriber::SKIP_OTEL_FIELD;
 
 pub(crate) mod carrier;
 pub(crate) mod current;
-mod head;
+pub(crate) mod head;
 pub(crate) mod keep;
 mod names;
 #[cfg(any(feature = "otlp-grpc", feature = "otlp-http"))]
