@@ -99,7 +99,8 @@ pub(crate) fn start<B>(
     }
     // An empty list with room for every attribute the span will get (request and response):
     // the SDK keeps this vector as the span's own, so a recorded span takes its attributes
-    // without growing it three times; a span sampled out frees it unused (one small allocation).
+    // without growing it three times; a span the sampler refuses after all (a ratio, with
+    // "keep errors and slow" off: not known before its trace id is drawn) frees it unused.
     let mut otel = tracer
         .span_builder(SPAN_NAME)
         .with_kind(SpanKind::Server)
