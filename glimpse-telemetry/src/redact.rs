@@ -101,6 +101,9 @@ impl Redactor {
             return known;
         }
         let secret = self.is_secret_key_uncached(key);
+        if key.len() > MAX_SEEN_KEY_LEN {
+            return secret; // not kept: the cache's memory stays bounded whatever the keys
+        }
         let _ = SEEN.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 let entry = SeenKey {
@@ -128,6 +131,9 @@ impl Redactor {
 
 /// Slots of the per-thread cache of [`Redactor::is_secret_key`].
 const SEEN_SLOTS: usize = 512;
+
+/// The longest key that cache keeps (keys are names, far shorter).
+const MAX_SEEN_KEY_LEN: usize = 128;
 
 /// A remembered answer of [`Redactor::is_secret_key`].
 struct SeenKey {
@@ -399,6 +405,9 @@ mod tests {
                 }
             }
         }
+        // A key too long to keep is still answered.
+        let long = format!("{}password", "x".repeat(MAX_SEEN_KEY_LEN));
+        assert!(plain.is_secret_key(&long) && plain.is_secret_key(&long));
         // The same key, two redactors, two answers, both remembered.
         for _ in 0..3 {
             assert!(!plain.is_secret_key("http.route"));
