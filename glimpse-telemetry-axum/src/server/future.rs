@@ -51,7 +51,7 @@ where
         let inner = this.inner;
         let polled = match this.tracker.as_mut() {
             Some(t) => {
-                let (polled, slot) = route_report::with_open(t.slot_in_poll(true), || {
+                let (polled, slot) = route_report::with_open(t.describes_in_poll(), || {
                     let _entered = t.enter();
                     catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
                 });

@@ -72,13 +72,14 @@ fn open(in_poll: bool) -> Outer {
 /// Closes the open slot, puts `outer` back and gives what was reported.
 fn close(outer: Outer) -> Slot {
     let flags = FLAGS.replace(outer.flags);
+    // The cell holds a route only when this slot got one (`open` moved the outer one aside).
     let route = if flags & HAS_ROUTE != 0 || outer.route.is_some() {
         ROUTE.with(|r| std::mem::replace(&mut *r.borrow_mut(), outer.route))
     } else {
         None
     };
     Slot {
-        route: if flags & HAS_ROUTE != 0 { route } else { None },
+        route,
         reported: flags & REPORTED != 0,
         in_poll: flags & IN_POLL != 0,
     }

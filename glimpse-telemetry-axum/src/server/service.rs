@@ -124,8 +124,7 @@ where
         // `call` only builds the future (axum runs handlers, extractors and middleware when it is
         // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
         // open here too, for inner services that do their work in `call`.
-        let (future, slot) =
-            route_report::with_open(tracker.slot_in_poll(false), || self.inner.call(req));
+        let (future, slot) = route_report::with_open(false, || self.inner.call(req));
         tracker.learn(slot);
         ResponseFuture::new(future, Some(tracker))
     }

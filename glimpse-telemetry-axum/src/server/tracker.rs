@@ -169,12 +169,12 @@ impl Tracker {
         self.learn_from = Some(routes);
     }
 
-    /// Whether the slot inner services report into is opened for a poll (its span entered),
-    /// not while the app's `call` builds its future (only with error reporting on: it tells the
-    /// inner service to describe the request).
+    /// Whether an inner service that reports the route while this request is polled (its span
+    /// entered) describes the request to GlitchTip itself: only with error reporting on. Not
+    /// while the app's `call` builds its future, when the span is not entered.
     #[inline]
-    pub(crate) fn slot_in_poll(&self, in_poll: bool) -> bool {
-        in_poll && self.described
+    pub(crate) fn describes_in_poll(&self) -> bool {
+        self.described
     }
 
     /// Takes the route an inner service reported, if this request waits for one.

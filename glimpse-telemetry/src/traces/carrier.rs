@@ -12,7 +12,7 @@ use super::head::HeadSampling;
 /// assert!(glimpse_telemetry::traces::tracer().is_none());
 /// ```
 pub fn tracer() -> Option<opentelemetry_sdk::trace::SdkTracer> {
-    tracing::dispatcher::get_default(|d| d.downcast_ref::<TracerHandle>().map(|h| h.0.clone()))
+    tracer_with_head_sampling().map(|(tracer, _)| tracer)
 }
 
 /// [`tracer`], with what head sampling decides before a span is built ([`HeadSampling`]), in
