@@ -194,12 +194,13 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Filter<S> for TelemetryFilter {
         if self.span_events_only && meta.fields().field(SKIP_OTEL_FIELD).is_some() {
             return Interest::never();
         }
+        // Asked first, for every callsite: `EnvFilter` learns here which spans its span
+        // directives (`[checkout]=debug`) name, and ignores those spans later otherwise.
+        let env = Filter::<S>::callsite_enabled(&self.env, meta);
         let wanted = if meta.is_span() {
-            *meta.level() <= Level::INFO
-                || !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
+            *meta.level() <= Level::INFO || !env.is_never()
         } else {
-            self.event_allowed(meta.level())
-                && !Filter::<S>::callsite_enabled(&self.env, meta).is_never()
+            self.event_allowed(meta.level()) && !env.is_never()
         };
         if wanted {
             Interest::sometimes()

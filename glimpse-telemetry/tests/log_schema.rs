@@ -343,3 +343,27 @@ fn a_span_field_recorded_again_is_written_once_with_its_last_value() {
         "the event's own wins: {line}"
     );
 }
+
+#[test]
+fn span_directives_of_rust_log_follow_the_span_entered() {
+    // `[checkout]=debug`: DEBUG lines inside a `checkout` span, WARN elsewhere. The filter must
+    // see the span entered and left (the built-in layers skip those callbacks without such a
+    // directive).
+    let capture = Capture::with_filter("warn,[checkout]=debug");
+    capture.run(|| {
+        tracing::debug!("before");
+        {
+            let span = tracing::info_span!("checkout");
+            let _entered = span.enter();
+            tracing::debug!("inside");
+        }
+        tracing::debug!("after");
+        tracing::warn!("a warning");
+    });
+    let messages: Vec<String> = capture
+        .log_lines()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(messages, ["inside", "a warning"]);
+}
