@@ -306,28 +306,33 @@ impl Layers<'_> {
             let _ = self.errors;
             None
         };
-        layers.push(
-            SpanFieldsLayer {
-                redactor: self.redactor.clone(),
-            }
-            .and_then(self.held.map(crate::traces::keep::MarkOnError))
-            .and_then(JsonLayer::new(
-                self.service,
-                self.redactor.clone(),
-                self.sink,
-                self.sampling,
-            ))
-            .and_then(errors)
-            // Last, so the outermost: a downcast (`traces::tracer()`, once per request) asks it
-            // first.
-            .and_then(
-                self.tracer
-                    .clone()
-                    .map(|tracer| crate::traces::carrier::TracerLayer::new(tracer, self.head)),
-            )
-            .with_filter(TelemetryFilter::new(d)?)
-            .boxed(),
-        );
+        let builtin = SpanFieldsLayer {
+            redactor: self.redactor.clone(),
+        }
+        .and_then(self.held.map(crate::traces::keep::MarkOnError))
+        .and_then(JsonLayer::new(
+            self.service,
+            self.redactor.clone(),
+            self.sink,
+            self.sampling,
+        ))
+        .and_then(errors)
+        // Last, so the outermost: a downcast (`traces::tracer()`, once per request) asks it
+        // first.
+        .and_then(
+            self.tracer
+                .clone()
+                .map(|tracer| crate::traces::carrier::TracerLayer::new(tracer, self.head)),
+        )
+        .with_filter(TelemetryFilter::new(d)?);
+        // None of these layers reads a span's enter, exit or close, yet their `Filtered` looks the
+        // span up on each (about 160 instructions a time, three times for every span) to decide
+        // whether to pass on what nobody reads. Only the filter reads them, for span directives.
+        layers.push(if builtin.filter().dynamic {
+            builtin.boxed()
+        } else {
+            NoLifecycle(builtin).boxed()
+        });
         // Its own filter: it leaves out the spans it must not export (`otel.skip`), and takes
         // events only inside recording spans.
         if let Some(tracer) = self.tracer {
@@ -352,6 +357,77 @@ impl Layers<'_> {
         }
         layers.extend(extra);
         Ok(layers)
+    }
+}
+
+/// A layer without the span enter, exit and close callbacks: for a (filtered) layer none of
+/// whose parts reads them, so its filter does not look the span up three times for nothing.
+/// Everything else, including `on_layer` (which registers a filter) and `downcast_raw`, is
+/// passed on as is.
+struct NoLifecycle<L>(L);
+
+impl<S: Subscriber, L: tracing_subscriber::Layer<S>> tracing_subscriber::Layer<S>
+    for NoLifecycle<L>
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.0.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.0.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.0.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.0.enabled(metadata, ctx)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_new_span(attrs, id, ctx);
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.0.max_level_hint()
+    }
+
+    fn on_record(
+        &self,
+        span: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_record(span, values, ctx);
+    }
+
+    fn on_follows_from(
+        &self,
+        span: &tracing::span::Id,
+        follows: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        self.0.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.0.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        self.0.on_event(event, ctx);
+    }
+
+    // SAFETY: the inner layer's answer, for the inner layer's types (this wrapper adds none).
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        // SAFETY: as above.
+        unsafe { self.0.downcast_raw(id) }
     }
 }
 
