@@ -103,8 +103,14 @@ enum FieldClass {
     Id,
 }
 
+/// `otel.*` and `log.*`: a field meant for another layer ([`FieldClass::Skipped`]).
+#[inline]
+fn is_instruction(name: &str) -> bool {
+    name.starts_with("otel.") || name.starts_with("log.")
+}
+
 fn classify_uncached(redactor: &Redactor, name: &'static str) -> FieldClass {
-    if name.starts_with("otel.") || name.starts_with("log.") {
+    if is_instruction(name) {
         FieldClass::Skipped
     } else if name == REQUEST_ID_FIELD || name == USER_ID_FIELD {
         FieldClass::Id
@@ -213,6 +219,11 @@ impl FieldVisitor<'_> {
     /// not written as a fragment.
     fn begin(&mut self, field: &Field) -> Option<FieldClass> {
         let name = field.name();
+        // Checked before the cache: comparing a prefix costs less than a cache look-up, and every
+        // request span has one such field (`otel.skip`).
+        if is_instruction(name) {
+            return None;
+        }
         let start = self.out.len() as u32;
         let (class, hash) = classify_and_write_key(self.redactor, name, self.out);
         if matches!(class, FieldClass::Skipped | FieldClass::Id) {
