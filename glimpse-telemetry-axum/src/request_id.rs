@@ -231,8 +231,22 @@ pub(crate) fn generate() -> HeaderValue {
 /// A new request id for a request that started at `now`.
 #[inline]
 pub(crate) fn generate_at(now: Instant) -> HeaderValue {
-    let text = format_uuid(&uuid_v7(unix_ms_at(now), next_u64(), next_u64()));
-    HeaderValue::from_bytes(&text).unwrap_or(HeaderValue::from_static("unknown"))
+    hex_header_value(format_uuid(&uuid_v7(
+        unix_ms_at(now),
+        next_u64(),
+        next_u64(),
+    )))
+}
+
+/// A header value of text this crate wrote itself, of hex digits and dashes only (a
+/// request id, a `traceparent`), taken without `HeaderValue::from_bytes`'s byte-by-byte check:
+/// about 100 instructions for a request id, 150 for a `traceparent`, on every request.
+#[inline]
+pub(crate) fn hex_header_value<const N: usize>(text: [u8; N]) -> HeaderValue {
+    debug_assert!(text.iter().all(|b| b.is_ascii_hexdigit() || *b == b'-'));
+    // SAFETY: every caller passes hex digits and dashes (see above), all visible ASCII, which
+    // is what a header value may hold; debug builds check it again inside.
+    unsafe { HeaderValue::from_maybe_shared_unchecked(text) }
 }
 
 #[cfg(test)]

@@ -308,7 +308,7 @@ pub(crate) fn traceparent(trace_id: TraceId, span_id: SpanId, sampled: bool) -> 
     if sampled {
         buf[54] = b'1';
     }
-    HeaderValue::from_bytes(&buf).unwrap_or(HeaderValue::from_static(""))
+    request_id::hex_header_value(buf)
 }
 
 #[cfg(test)]
