@@ -37,11 +37,66 @@ pub(crate) struct SpanFields {
     /// `"key":value` fragments, back to back; `entries` index into it.
     json: String,
     entries: Vec<Entry>,
-    pub(crate) request_id: Option<Box<str>>,
-    pub(crate) user_id: Option<Box<str>>,
+    pub(crate) request_id: Option<IdText>,
+    pub(crate) user_id: Option<IdText>,
     /// What an HTTP adapter said about the request this span serves
     /// ([`reporting::describe_request`](crate::reporting::describe_request)).
     pub(crate) http: Option<HttpRequest>,
+}
+
+/// The longest id kept inline in an [`IdText`]: a UUID (36 bytes) and the usual shorter ids.
+const INLINE_ID_LEN: usize = 40;
+
+/// A request or user id as a span keeps it: inline up to [`INLINE_ID_LEN`] bytes, boxed beyond.
+/// Every request span has an id, and a box of its own cost an allocation and a free (about 150
+/// instructions) per request.
+#[derive(Clone)]
+pub(crate) struct IdText(IdRepr);
+
+#[derive(Clone)]
+enum IdRepr {
+    /// The first `len` bytes are the id's text, copied whole from a `&str`.
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE_ID_LEN],
+    },
+    Boxed(Box<str>),
+}
+
+impl IdText {
+    pub(crate) fn new(id: &str) -> IdText {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE_ID_LEN => {
+                let mut bytes = [0; INLINE_ID_LEN];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                IdText(IdRepr::Inline { len, bytes })
+            }
+            _ => IdText(IdRepr::Boxed(id.into())),
+        }
+    }
+}
+
+impl std::ops::Deref for IdText {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match &self.0 {
+            IdRepr::Inline { len, bytes } => {
+                let text = &bytes[..usize::from(*len)];
+                // SAFETY: `new` copied these bytes whole from a `&str`, and nothing else writes
+                // them, so they are valid UTF-8. (Checking again would cost on every log line.)
+                unsafe { std::str::from_utf8_unchecked(text) }
+            }
+            IdRepr::Boxed(id) => id,
+        }
+    }
+}
+
+impl fmt::Debug for IdText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
 }
 
 /// The method and route of the request a span serves, for the GlitchTip events captured in it:
@@ -208,8 +263,8 @@ pub(crate) struct FieldVisitor<'a> {
     pub(crate) out: &'a mut String,
     pub(crate) redactor: &'a Redactor,
     pub(crate) entries: &'a mut Vec<Entry>,
-    pub(crate) request_id: &'a mut Option<Box<str>>,
-    pub(crate) user_id: &'a mut Option<Box<str>>,
+    pub(crate) request_id: &'a mut Option<IdText>,
+    pub(crate) user_id: &'a mut Option<IdText>,
     /// For events: where to put the `message` field instead of the fragments.
     pub(crate) message: Option<&'a mut String>,
 }
@@ -246,7 +301,7 @@ impl FieldVisitor<'_> {
         }
     }
 
-    fn id_slot(&mut self, name: &str) -> Option<&mut Option<Box<str>>> {
+    fn id_slot(&mut self, name: &str) -> Option<&mut Option<IdText>> {
         match name {
             REQUEST_ID_FIELD => Some(&mut *self.request_id),
             USER_ID_FIELD => Some(&mut *self.user_id),
@@ -267,7 +322,7 @@ impl FieldVisitor<'_> {
                 end -= 1;
             }
             // Ids come from headers and tokens: mask a card number there too.
-            let id: Box<str> = self.redactor.mask(&value[..end]).into();
+            let id = IdText::new(&self.redactor.mask(&value[..end]));
             if let Some(slot) = self.id_slot(field.name()) {
                 *slot = Some(id);
             }
@@ -389,6 +444,20 @@ mod tests {
 
     thread_local! {
         pub(super) static MISSES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    #[test]
+    fn ids_read_back_as_written_inline_or_boxed() {
+        let uuid = "0192f5c4-7c3a-7d2e-9f1b-3c4d5e6f7a8b";
+        let at_limit = "x".repeat(INLINE_ID_LEN);
+        let over = "y".repeat(INLINE_ID_LEN + 1);
+        for id in ["", "req-1", uuid, "ünïcødé-ïd", &at_limit, &over] {
+            assert_eq!(&*IdText::new(id), id);
+            assert_eq!(format!("{:?}", IdText::new(id)), format!("{id:?}"));
+        }
+        assert!(matches!(IdText::new(uuid).0, IdRepr::Inline { .. }));
+        assert!(matches!(IdText::new(&at_limit).0, IdRepr::Inline { .. }));
+        assert!(matches!(IdText::new(&over).0, IdRepr::Boxed(_)));
     }
 
     #[test]
