@@ -82,7 +82,7 @@ pub(crate) fn write(f: &Finished, route: &RouteState, span: &Span, cx: &Context)
     let line = Line {
         method: f.method.as_str(),
         route: f.route,
-        path: f.path,
+        path: f.path.as_str(),
         query: f.query,
         status,
         // Milliseconds with microsecond precision.

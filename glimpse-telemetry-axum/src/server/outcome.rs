@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
+use super::request::PathText;
 use crate::glitchtip::ResponseError;
 
 /// How the request ended.
@@ -27,7 +28,8 @@ pub(crate) struct Finished<'a> {
     pub(crate) method: &'a Method,
     /// The `http_route` label (`unmatched` when no route matched).
     pub(crate) route: &'a str,
-    pub(crate) path: &'a str,
+    /// Read as text only by a line that is written (the check of its UTF-8 costs).
+    pub(crate) path: &'a PathText,
     pub(crate) query: Option<&'a str>,
     pub(crate) response_bytes: u64,
     pub(crate) panicked: bool,

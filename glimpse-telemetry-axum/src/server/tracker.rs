@@ -309,7 +309,7 @@ impl Tracker {
             method_index: self.method_index,
             method: &self.method,
             route: &self.route.route,
-            path: self.path.as_str(),
+            path: &self.path,
             query: self.query.as_deref(),
             response_bytes: self.response_bytes,
             panicked: self.panicked,
