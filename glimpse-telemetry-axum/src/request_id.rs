@@ -211,14 +211,20 @@ thread_local! {
 /// The Unix time in milliseconds at `now`.
 #[inline]
 fn unix_ms_at(now: Instant) -> u64 {
-    CLOCK.with(|c| match c.get() {
-        Some((base, base_ms)) if now >= base && now - base < Duration::from_secs(1) => {
-            base_ms + (now - base).as_millis() as u64
-        }
-        _ => {
-            let ms = unix_ms_now();
-            c.set(Some((now, ms)));
-            ms
+    CLOCK.with(|c| {
+        match c
+            .get()
+            .and_then(|(base, ms)| Some((now.checked_duration_since(base)?, ms)))
+        {
+            // One subtraction of the two instants, not three.
+            Some((since, base_ms)) if since < Duration::from_secs(1) => {
+                base_ms + since.as_millis() as u64
+            }
+            _ => {
+                let ms = unix_ms_now();
+                c.set(Some((now, ms)));
+                ms
+            }
         }
     })
 }
