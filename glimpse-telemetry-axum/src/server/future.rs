@@ -51,10 +51,15 @@ where
         let inner = this.inner;
         let polled = match this.tracker.as_mut() {
             Some(t) => {
-                let (polled, slot) = route_report::with_open(t.describes_in_poll(), || {
+                let poll = || {
                     let _entered = t.enter();
                     catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
-                });
+                };
+                let (polled, slot) = if t.waits_for_route() {
+                    route_report::with_open(t.describes_in_poll(), poll)
+                } else {
+                    route_report::with_open_if_nested(t.describes_in_poll(), poll)
+                };
                 t.learn(slot);
                 polled
             }

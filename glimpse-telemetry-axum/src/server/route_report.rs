@@ -7,7 +7,9 @@
 //! router's endpoints (`Router::layer`), where `MatchedPath` is known, and the two talk:
 //!
 //! - the outer service marks the request ([`Tracked`], a zero-sized extension: no allocation) and,
-//!   while it calls and polls the router, keeps an open [`Slot`] in a thread-local;
+//!   while it calls and polls the router, keeps an open [`Slot`] in a thread-local (a service that
+//!   knows its route already opens one only to shield another request's slot,
+//!   [`with_open_if_nested`]);
 //! - an inner telemetry service that finds the mark does nothing but report the route into the
 //!   slot ([`report`]): the request is already tracked, so it is never counted twice.
 //!
@@ -105,6 +107,18 @@ pub(crate) fn with_open<R>(in_poll: bool, f: impl FnOnce() -> R) -> (R, Slot) {
     (r, slot)
 }
 
+/// For a service that knows its route already: runs `f` with a slot open only when another one
+/// is open on this thread (an outer request's, which reports from inside this request must not
+/// reach). With none open, a report from inside goes nowhere, which is all this service needs,
+/// and opening and closing a slot (in `call` and in each poll) is saved.
+#[inline]
+pub(crate) fn with_open_if_nested<R>(in_poll: bool, f: impl FnOnce() -> R) -> (R, Slot) {
+    if FLAGS.get() & OPEN == 0 {
+        return (f(), Slot::default());
+    }
+    with_open(in_poll, f)
+}
+
 /// Reports the route of a request an outer service tracks. Returns whether this report named
 /// the route while the outer service polls (so the reporter describes the request to GlitchTip
 /// on the current span).
@@ -146,6 +160,19 @@ mod tests {
         });
         assert!(panicked.is_err());
         assert!(!report(None), "no slot is left open");
+    }
+
+    #[test]
+    fn a_slot_is_opened_for_shielding_only() {
+        // None open: a report from inside goes nowhere.
+        let (told, slot) = with_open_if_nested(false, || report(None));
+        assert!(!told && !slot.reported);
+        let (_, next) = with_open(false, || ());
+        assert!(!next.reported, "nothing was left open");
+        // One open: the report lands in the shield, not in the outer slot.
+        let ((_, shield), outer) = with_open(false, || with_open_if_nested(false, || report(None)));
+        assert!(shield.reported);
+        assert!(!outer.reported);
     }
 
     /// A `MatchedPath` as axum makes it (it has no public constructor).

@@ -124,7 +124,11 @@ where
         // `call` only builds the future (axum runs handlers, extractors and middleware when it is
         // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
         // open here too, for inner services that do their work in `call`.
-        let (future, slot) = route_report::with_open(false, || self.inner.call(req));
+        let (future, slot) = if learns_route {
+            route_report::with_open(false, || self.inner.call(req))
+        } else {
+            route_report::with_open_if_nested(false, || self.inner.call(req))
+        };
         tracker.learn(slot);
         ResponseFuture::new(future, Some(tracker))
     }

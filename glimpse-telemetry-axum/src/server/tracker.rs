@@ -177,6 +177,12 @@ impl Tracker {
         self.described
     }
 
+    /// Whether the route is still to be learned from an inner service.
+    #[inline]
+    pub(crate) fn waits_for_route(&self) -> bool {
+        self.learn_from.is_some()
+    }
+
     /// Takes the route an inner service reported, if this request waits for one.
     #[inline]
     pub(crate) fn learn(&mut self, slot: Slot) {
