@@ -97,14 +97,28 @@ pub(crate) fn start<B>(
             recording: false,
         };
     }
-    // An empty list with room for every attribute the span will get (request and response):
-    // the SDK keeps this vector as the span's own, so a recorded span takes its attributes
-    // without growing it three times; a span the sampler refuses after all (a ratio, with
-    // "keep errors and slow" off: not known before its trace id is drawn) frees it unused.
-    let mut otel = tracer
-        .span_builder(SPAN_NAME)
+    // A list with room for every attribute the span will get (request and response): the SDK
+    // keeps this vector as the span's own. For a span recorded whatever its trace id (every
+    // span, or "keep errors and slow"), the request's attributes go in it before the start,
+    // with the span's name, so the SDK takes them in one move; otherwise they are set only
+    // once the SDK says the span records (a ratio sampler with "keep errors and slow" off
+    // frees the empty list of every span it refuses).
+    let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
+    let early = head.records(&parent);
+    let builder = if early {
+        let info = RequestInfo::of(req, https);
+        // The request's own path, not the layer's copy: reading that checks its UTF-8 again.
+        let path = req.uri().path();
+        request_attributes(route, method_index, req.method(), path, &info, |kv| {
+            attributes.push(kv)
+        });
+        tracer.span_builder(span_name(method_index, route))
+    } else {
+        tracer.span_builder(SPAN_NAME)
+    };
+    let mut otel = builder
         .with_kind(SpanKind::Server)
-        .with_attributes(Vec::with_capacity(MAX_ATTRIBUTES))
+        .with_attributes(attributes)
         .start_with_context(tracer, &parent);
     // The ids and the sampling decision; the attributes go on the SDK span itself, before it is
     // shared through the context (after, each call would take the shared span's lock).
@@ -114,11 +128,13 @@ pub(crate) fn start<B>(
         .then(|| traceparent(sc.trace_id(), sc.span_id(), sc.is_sampled()));
     let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
     let recording = otel.is_recording();
-    if recording {
+    if recording && !early {
         let info = RequestInfo::of(req, https);
-        // The request's own path, not the layer's copy: reading that checks its UTF-8 again.
         let path = req.uri().path();
-        set_request_attributes(&mut otel, route, method_index, req.method(), path, &info);
+        otel.update_name(span_name(method_index, route));
+        request_attributes(route, method_index, req.method(), path, &info, |kv| {
+            otel.set_attribute(kv)
+        });
     }
     // A span sampled out is only its ids (what child spans and outgoing calls propagate): held
     // as a span context, without the boxed SDK span and its lock, which would record nothing.
@@ -215,43 +231,43 @@ fn span_name(method_index: usize, route: &RouteState) -> Cow<'static, str> {
 }
 
 /// How many attributes a server span can get: up to 10 at the start
-/// (`set_request_attributes`), 5 at the end (`end`), and one spare.
+/// (`request_attributes`), 5 at the end (`end`), and one spare.
 const MAX_ATTRIBUTES: usize = 16;
 
-/// The semantic-convention request attributes, for sampled spans only. Set one by one, straight
-/// into the span's list (no list of our own to copy from).
-fn set_request_attributes(
-    span: &mut glimpse_telemetry::otel::sdk::trace::Span,
+/// The semantic-convention request attributes, for recorded spans only, handed one by one to
+/// `add` (into the builder's list, or straight into the started span's: no list of our own to
+/// copy from).
+fn request_attributes(
     route: &RouteState,
     method_index: usize,
     method: &Method,
     path: &str,
     info: &RequestInfo<'_>,
+    mut add: impl FnMut(KeyValue),
 ) {
-    span.update_name(span_name(method_index, route));
-    span.set_attribute(KeyValue::new(
+    add(KeyValue::new(
         attr::HTTP_REQUEST_METHOD,
         METHODS[method_index],
     ));
     if method_index == OTHER_METHOD {
-        span.set_attribute(KeyValue::new(
+        add(KeyValue::new(
             attr::HTTP_REQUEST_METHOD_ORIGINAL,
             bounded(method.as_str(), 64).to_owned(),
         ));
     }
     if route.matched {
-        span.set_attribute(KeyValue::new(attr::HTTP_ROUTE, route.route.clone()));
+        add(KeyValue::new(attr::HTTP_ROUTE, route.route.clone()));
     }
-    span.set_attribute(KeyValue::new(
+    add(KeyValue::new(
         attr::URL_SCHEME,
         if info.https { "https" } else { "http" },
     ));
-    span.set_attribute(KeyValue::new(
+    add(KeyValue::new(
         attr::URL_PATH,
         bounded(path, 2048).to_owned(),
     ));
     if let Some(ua) = info.user_agent.and_then(|v| v.to_str().ok()) {
-        span.set_attribute(KeyValue::new(
+        add(KeyValue::new(
             attr::USER_AGENT_ORIGINAL,
             bounded(ua, 512).to_owned(),
         ));
@@ -261,15 +277,15 @@ fn set_request_attributes(
         .map(|a| a.as_str())
         .or_else(|| info.host.and_then(|v| v.to_str().ok()));
     if let Some((address, port)) = host.and_then(split_host) {
-        span.set_attribute(KeyValue::new(
+        add(KeyValue::new(
             attr::SERVER_ADDRESS,
             bounded(address, 256).to_owned(),
         ));
         if let Some(port) = port {
-            span.set_attribute(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+            add(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
         }
     }
-    span.set_attribute(KeyValue::new(
+    add(KeyValue::new(
         attr::NETWORK_PROTOCOL_VERSION,
         match info.version {
             Version::HTTP_09 => "0.9",
@@ -280,7 +296,7 @@ fn set_request_attributes(
         },
     ));
     if let Some(peer) = info.peer {
-        span.set_attribute(KeyValue::new(attr::CLIENT_ADDRESS, peer.ip().to_string()));
+        add(KeyValue::new(attr::CLIENT_ADDRESS, peer.ip().to_string()));
     }
 }
 

@@ -35,32 +35,70 @@ pub struct HeadSampling {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Rule {
-    /// The sampler decides (it may need the trace id), or every span is recorded.
+    /// The sampler decides from the trace id (a ratio strictly between 0 and 1).
     #[default]
-    Builds,
+    Asks,
+    /// Every span is recorded (`always_on`, a ratio of 1, or "keep errors and slow").
+    Records,
     /// Every span is refused.
     Refuses,
-    /// The parent's sampled flag decides; without a parent, `root_refuses`.
-    ParentBased { root_refuses: bool },
+    /// The parent's sampled flag decides; without a parent, `root` (never `ParentBased`).
+    ParentBased { root: Root },
+}
+
+/// The rule for a span without a parent under `parentbased_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Root {
+    Asks,
+    Records,
+    Refuses,
 }
 
 impl HeadSampling {
     /// The rule of `sampler`; `keeps`: "keep errors and slow" records what it refuses.
     pub(crate) fn new(sampler: &Sampler, keeps: bool) -> HeadSampling {
-        fn rule(s: &Sampler) -> Rule {
+        fn root(s: &Sampler) -> Root {
             match s {
-                Sampler::AlwaysOn => Rule::Builds,
-                Sampler::AlwaysOff => Rule::Refuses,
-                // The SDK's ratio sampler drops every trace id at a ratio of 0 or below.
-                Sampler::TraceIdRatio(r) if *r <= 0.0 => Rule::Refuses,
-                Sampler::TraceIdRatio(_) => Rule::Builds,
-                Sampler::ParentBased(root) => Rule::ParentBased {
-                    root_refuses: rule(root) == Rule::Refuses,
-                },
+                Sampler::AlwaysOn => Root::Records,
+                Sampler::AlwaysOff => Root::Refuses,
+                // The SDK's ratio sampler drops every trace id at a ratio of 0 or below, and
+                // keeps every one at 1 or above.
+                Sampler::TraceIdRatio(r) if *r <= 0.0 => Root::Refuses,
+                Sampler::TraceIdRatio(r) if *r >= 1.0 => Root::Records,
+                Sampler::TraceIdRatio(_) | Sampler::ParentBased(_) => Root::Asks,
             }
         }
-        HeadSampling {
-            rule: if keeps { Rule::Builds } else { rule(sampler) },
+        let rule = match sampler {
+            _ if keeps => Rule::Records,
+            Sampler::ParentBased(r) => Rule::ParentBased { root: root(r) },
+            s => match root(s) {
+                Root::Asks => Rule::Asks,
+                Root::Records => Rule::Records,
+                Root::Refuses => Rule::Refuses,
+            },
+        };
+        HeadSampling { rule }
+    }
+
+    /// What the rule says of a span under `parent`, when it does not depend on the trace id.
+    #[inline]
+    fn decided(&self, parent: &Context) -> Root {
+        match self.rule {
+            Rule::Asks => Root::Asks,
+            // A suppressed context gets the SDK's empty span; leave it to the SDK.
+            _ if parent.is_telemetry_suppressed() => Root::Asks,
+            Rule::Records => Root::Records,
+            Rule::Refuses => Root::Refuses,
+            // As the SDK's `Sampler::ParentBased`: any active span is the parent, valid or not.
+            Rule::ParentBased { root } => {
+                if !parent.has_active_span() {
+                    root
+                } else if parent.span().span_context().is_sampled() {
+                    Root::Records
+                } else {
+                    Root::Refuses
+                }
+            }
         }
     }
 
@@ -79,20 +117,28 @@ impl HeadSampling {
     /// ```
     #[inline]
     pub fn refuses(&self, parent: &Context) -> bool {
-        match self.rule {
-            Rule::Builds => false,
-            // A suppressed context gets the SDK's empty span; leave it to the SDK.
-            _ if parent.is_telemetry_suppressed() => false,
-            Rule::Refuses => true,
-            // As the SDK's `Sampler::ParentBased`: any active span is the parent, valid or not.
-            Rule::ParentBased { root_refuses } => {
-                if parent.has_active_span() {
-                    !parent.span().span_context().is_sampled()
-                } else {
-                    root_refuses
-                }
-            }
-        }
+        self.decided(parent) == Root::Refuses
+    }
+
+    /// Whether a span started under `parent` is recorded whatever its trace id, so its
+    /// attributes can be made before it is started (handed to the span builder in one list).
+    ///
+    /// ```
+    /// use glimpse_telemetry::otel::Context;
+    /// use glimpse_telemetry::traces::HeadSampling;
+    ///
+    /// // The default leaves every decision to the SDK's sampler.
+    /// assert!(!HeadSampling::default().records(&Context::new()));
+    ///
+    /// let (_, head) = glimpse_telemetry::testing::Capture::new()
+    ///     .run(glimpse_telemetry::traces::tracer_with_head_sampling)
+    ///     .expect("a tracer");
+    /// // The capture records every span.
+    /// assert!(head.records(&Context::new()));
+    /// ```
+    #[inline]
+    pub fn records(&self, parent: &Context) -> bool {
+        self.decided(parent) == Root::Records
     }
 
     /// The ids of a span started under `parent` when it is refused ([`refuses`](Self::refuses)):
@@ -170,18 +216,21 @@ mod tests {
             Sampler::AlwaysOff,
             Sampler::TraceIdRatio(0.0),
             Sampler::TraceIdRatio(0.5),
+            Sampler::TraceIdRatio(1.0),
             pb(Sampler::AlwaysOn),
             pb(Sampler::AlwaysOff),
             pb(Sampler::TraceIdRatio(0.0)),
             pb(Sampler::TraceIdRatio(0.5)),
+            pb(Sampler::TraceIdRatio(1.0)),
         ]
     }
 
     /// Refused exactly when the SDK's own sampler (as the provider is built with it) drops the
-    /// span for every trace id tried; a ratio strictly between 0 and 1 is never refused.
+    /// span for every trace id tried, recorded exactly when it drops none; a ratio strictly
+    /// between 0 and 1 is neither.
     #[test]
     fn refuses_exactly_what_the_sdk_drops_whatever_the_trace_id() {
-        let mut refused = 0;
+        let (mut refused, mut recorded) = (0, 0);
         for keeps in [false, true] {
             for sampler in samplers() {
                 let head = HeadSampling::new(&sampler, keeps);
@@ -214,10 +263,18 @@ mod tests {
                         "{sampler:?}, keeps {keeps}, {name}: {drops:?}"
                     );
                     refused += usize::from(always);
+                    let never = drops.iter().all(|d| !*d);
+                    assert_eq!(
+                        head.records(&parent),
+                        never,
+                        "records: {sampler:?}, keeps {keeps}, {name}: {drops:?}"
+                    );
+                    recorded += usize::from(never);
                 }
             }
         }
         assert!(refused > 10, "the cases cover refusals: {refused}");
+        assert!(recorded > 10, "the cases cover recordings: {recorded}");
     }
 
     /// The refused span's ids are what the SDK gives a span it drops: the parent's trace and
