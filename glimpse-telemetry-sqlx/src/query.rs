@@ -183,6 +183,33 @@ impl<'q> Op<'q> {
     }
 }
 
+/// How many attributes a query's span can get: 5 at the start (`query_attributes`), 3 at the
+/// end (`Op::finish`).
+const MAX_ATTRIBUTES: usize = 8;
+
+/// The query's attributes, handed one by one to `add` (the builder's list or the span).
+fn query_attributes(state: &PoolState, parsed: &Parsed, sql: &str, mut add: impl FnMut(KeyValue)) {
+    add(KeyValue::new(attr::DB_SYSTEM_NAME, state.system));
+    if let Some(op) = parsed.operation {
+        add(KeyValue::new(attr::DB_OPERATION_NAME, op));
+    }
+    if let Some(collection) = &parsed.collection {
+        add(KeyValue::new(attr::DB_COLLECTION_NAME, collection.clone()));
+    }
+    if !parsed.summary.is_empty() {
+        add(KeyValue::new(
+            attr::DB_QUERY_SUMMARY,
+            parsed.summary.clone(),
+        ));
+    }
+    if state.capture_query_text {
+        add(KeyValue::new(
+            attr::DB_QUERY_TEXT,
+            sanitize(sql, state.dialect),
+        ));
+    }
+}
+
 /// `db.response.returned_rows` (still experimental in the semantic conventions, so not among
 /// the stable names the crate exports by default).
 const ROWS_RETURNED: &str = "db.response.returned_rows";
@@ -209,26 +236,26 @@ fn start_span(
     } else {
         text.clone()
     };
+    // When the span is recorded whatever its trace id, its attributes go in the builder's list,
+    // with room for the 3 of the end: the SDK takes the list as the span's own in one move, not
+    // a call each. Otherwise they are set once the sampler said the span records (a ratio
+    // sampler refuses most spans after their trace id is drawn: no list is made for those).
+    let early = head.records(&parent);
+    let mut attributes = Vec::new();
+    if early {
+        attributes.reserve_exact(MAX_ATTRIBUTES);
+        query_attributes(state, parsed, sql, |kv| attributes.push(kv));
+    }
     let mut span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Client)
+        .with_attributes(attributes)
         .start_with_context(&tracer, &parent);
     if !span.is_recording() {
         return None;
     }
-    span.set_attribute(KeyValue::new(attr::DB_SYSTEM_NAME, state.system));
-    if let Some(op) = parsed.operation {
-        span.set_attribute(KeyValue::new(attr::DB_OPERATION_NAME, op));
-    }
-    if let Some(collection) = &parsed.collection {
-        span.set_attribute(KeyValue::new(attr::DB_COLLECTION_NAME, collection.clone()));
-    }
-    if !text.is_empty() {
-        span.set_attribute(KeyValue::new(attr::DB_QUERY_SUMMARY, text.clone()));
-    }
-    if state.capture_query_text {
-        let text = sanitize(sql, state.dialect);
-        span.set_attribute(KeyValue::new(attr::DB_QUERY_TEXT, text));
+    if !early {
+        query_attributes(state, parsed, sql, |kv| span.set_attribute(kv));
     }
     Some((span, parent))
 }
