@@ -4,7 +4,10 @@
 //! adapter need not build it. It then skips the SDK's span builder, the attribute list it
 //! would allocate and the span's drop, and propagates only the ids, made as the SDK makes
 //! them: the parent's trace id (or a new one), a new span id, the flags "not sampled", the
-//! parent's trace state.
+//! parent's trace state. The other way round, when the sampler records a span whatever its
+//! trace id (`always_on`, a sampled parent under `parentbased_*`, or "keep errors and slow"
+//! on), an adapter can make its attributes before the start and hand them to the builder in
+//! one list ([`HeadSampling::records`]).
 //!
 //! Derived from the configuration the tracer provider's sampler is built from (`sdk_sampler`),
 //! not by asking that sampler: the SDK (0.33) draws the trace id of a root span itself, after
