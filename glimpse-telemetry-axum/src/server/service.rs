@@ -123,7 +123,8 @@ where
         }
         // `call` only builds the future (axum runs handlers, extractors and middleware when it is
         // polled), so the span is entered in `poll`, not here: one enter per poll. The slot is
-        // open here too, for inner services that do their work in `call`.
+        // open here too, for inner services that do their work in `call` (for a service that
+        // knows its route, only to shield another request's slot: see `route_report`).
         let (future, slot) = if learns_route {
             route_report::with_open(false, || self.inner.call(req))
         } else {
