@@ -150,6 +150,9 @@ fn is_sdk_frame(function: &str) -> bool {
         "backtrace::",
         "glimpse_telemetry::reporting",
         "<glimpse_telemetry::reporting",
+        // The subscriber's own wrappers of the built-in layers (`NoLifecycle`).
+        "glimpse_telemetry::subscriber",
+        "<glimpse_telemetry::subscriber",
         "tracing::",
         "tracing_core::",
         "tracing_subscriber::",
