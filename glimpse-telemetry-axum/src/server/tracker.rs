@@ -106,7 +106,9 @@ impl Tracker {
             parent: None,
             SPAN_NAME,
             otel.skip = true,
-            request_id = request_id.to_str().unwrap_or_default(),
+            // Visible ASCII (checked, or generated): `from_utf8` reads it a word at a time,
+            // where `HeaderValue::to_str` checks it byte by byte.
+            request_id = std::str::from_utf8(request_id.as_bytes()).unwrap_or_default(),
             user_id = user,
         );
         let tracer = if span.is_disabled() || !trace {
