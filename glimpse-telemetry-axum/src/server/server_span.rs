@@ -13,7 +13,7 @@ use glimpse_telemetry::otel::trace::{
 use glimpse_telemetry::otel::{Context, KeyValue};
 use glimpse_telemetry::traces::HeadSampling;
 use http::header::{HOST, HeaderName, USER_AGENT};
-use http::{HeaderValue, Method, Version};
+use http::{HeaderValue, Version};
 
 use super::metrics::{CANCELLED, METHODS, error_type};
 use super::outcome::{Finished, Outcome};
@@ -106,12 +106,7 @@ pub(crate) fn start<B>(
     let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
     let early = head.records(&parent);
     let builder = if early {
-        let info = RequestInfo::of(req, https);
-        // The request's own path, not the layer's copy: reading that checks its UTF-8 again.
-        let path = req.uri().path();
-        request_attributes(route, method_index, req.method(), path, &info, |kv| {
-            attributes.push(kv)
-        });
+        request_attributes(req, https, route, method_index, |kv| attributes.push(kv));
         tracer.span_builder(span_name(method_index, route))
     } else {
         tracer.span_builder(SPAN_NAME)
@@ -129,12 +124,8 @@ pub(crate) fn start<B>(
     let sampled = sc.is_sampled().then(|| (sc.trace_id(), sc.span_id()));
     let recording = otel.is_recording();
     if recording && !early {
-        let info = RequestInfo::of(req, https);
-        let path = req.uri().path();
         otel.update_name(span_name(method_index, route));
-        request_attributes(route, method_index, req.method(), path, &info, |kv| {
-            otel.set_attribute(kv)
-        });
+        request_attributes(req, https, route, method_index, |kv| otel.set_attribute(kv));
     }
     // A span sampled out is only its ids (what child spans and outgoing calls propagate): held
     // as a span context, without the boxed SDK span and its lock, which would record nothing.
@@ -237,14 +228,17 @@ const MAX_ATTRIBUTES: usize = 16;
 /// The semantic-convention request attributes, for recorded spans only, handed one by one to
 /// `add` (into the builder's list, or straight into the started span's: no list of our own to
 /// copy from).
-fn request_attributes(
+fn request_attributes<B>(
+    req: &http::Request<B>,
+    https: bool,
     route: &RouteState,
     method_index: usize,
-    method: &Method,
-    path: &str,
-    info: &RequestInfo<'_>,
     mut add: impl FnMut(KeyValue),
 ) {
+    let info = RequestInfo::of(req, https);
+    let method = req.method();
+    // The request's own path, not the layer's copy: reading that checks its UTF-8 again.
+    let path = req.uri().path();
     add(KeyValue::new(
         attr::HTTP_REQUEST_METHOD,
         METHODS[method_index],
